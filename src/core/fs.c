@@ -1,0 +1,281 @@
+/*
+ * fs.c: file-system helpers with ST_E* errors that name the path.
+ */
+#include "schedtest/fs.h"
+#include "schedtest/error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fail_errno(int errnum, const char *what, const char *path)
+{
+    return st_error_set_errno(st_error_from_errno(errnum), errnum, "%s %s",
+                              what, path);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void st_fs_list_free(char **names)
+{
+    if (!names)
+        return;
+    for (char **p = names; *p; p++)
+        free(*p);
+    free(names);
+}
+
+int st_fs_list(char ***out, size_t *count, const char *dir)
+{
+    *out = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return fail_errno(errno, "cannot open directory", dir);
+    size_t n = 0, cap = 16;
+    char **names = malloc(cap * sizeof *names);
+    if (!names) {
+        closedir(d);
+        return st_error_set(ST_ENOMEM, "out of memory listing %s", dir);
+    }
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n + 1 >= cap) {
+            char **grown = realloc(names, 2 * cap * sizeof *names);
+            if (!grown)
+                goto nomem;
+            names = grown;
+            cap *= 2;
+        }
+        if ((names[n] = strdup(e->d_name)) == NULL)
+            goto nomem;
+        n++;
+    }
+    closedir(d);
+    names[n] = NULL;
+    qsort(names, n, sizeof *names, cmp_names);
+    *out = names;
+    *count = n;
+    return 0;
+nomem:
+    closedir(d);
+    names[n] = NULL;
+    st_fs_list_free(names);
+    return st_error_set(ST_ENOMEM, "out of memory listing %s", dir);
+}
+
+int st_fs_stat(st_fs_info *out, const char *path, int follow)
+{
+    struct stat st;
+    if ((follow ? stat(path, &st) : lstat(path, &st)) < 0)
+        return fail_errno(errno, "cannot stat", path);
+    if (S_ISREG(st.st_mode))
+        out->type = ST_FS_FILE;
+    else if (S_ISDIR(st.st_mode))
+        out->type = ST_FS_DIR;
+    else if (S_ISLNK(st.st_mode))
+        out->type = ST_FS_LINK;
+    else
+        out->type = ST_FS_OTHER;
+    out->size = (uint64_t)st.st_size;
+    out->mtime = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
+    out->mode = st.st_mode & 07777;
+    return 0;
+}
+
+int st_fs_mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return st_error_set(ST_EINVAL, "path too long: %s", path);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return fail_errno(errno, "cannot create directory", buf);
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return st_error_set(ST_EEXIST, "%s exists and is not a directory",
+                            path);
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int rc = (flag == FTW_DP) ? rmdir(path) : unlink(path);
+    if (rc < 0 && errno != ENOENT) {
+        fail_errno(errno, "cannot remove", path);
+        return -1;
+    }
+    return 0;
+}
+
+int st_fs_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : fail_errno(errno, "cannot stat", path);
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path) < 0 ? fail_errno(errno, "cannot remove", path)
+                                : 0;
+    if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0)
+        return st_error_last_code() < 0 ? st_error_last_code() : ST_EIO;
+    return 0;
+}
+
+int st_fs_realpath(char **out, const char *path)
+{
+    *out = realpath(path, NULL);
+    if (!*out)
+        return fail_errno(errno, "cannot resolve", path);
+    return 0;
+}
+
+int st_fs_mkdtemp(char **out, const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    char *buf;
+    if (asprintf(&buf, "%s/%sXXXXXX", tmp, prefix) < 0)
+        return st_error_set(ST_ENOMEM, "out of memory");
+    if (!mkdtemp(buf)) {
+        int e = errno;
+        free(buf);
+        return fail_errno(e, "cannot create a temporary directory in", tmp);
+    }
+    *out = buf;
+    return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int st_fs_write_atomic(const char *path, const void *data, size_t len,
+                       mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return st_error_set(ST_EINVAL, "path too long: %s", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return fail_errno(errno, "cannot create a temporary file for", path);
+    if (write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 ||
+        fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return fail_errno(e, "cannot write", path);
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return fail_errno(e, "cannot publish", path);
+    }
+    /* Make the rename itself durable. */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+int st_fs_read_file(char **out, size_t *len, const char *path)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(errno, "cannot open", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return fail_errno(e, "cannot stat", path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return st_error_set(ST_EINVAL, "%s is a directory, not a file",
+                            path);
+    }
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        return st_error_set(ST_ENOMEM, "out of memory reading %s", path);
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *grown = realloc(buf, cap * 2);
+            if (!grown) {
+                free(buf);
+                close(fd);
+                return st_error_set(ST_ENOMEM, "out of memory reading %s",
+                                    path);
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            free(buf);
+            close(fd);
+            return fail_errno(e, "cannot read", path);
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}

@@ -1,0 +1,133 @@
+/*
+ * l_fs.c: `schedtest.fs`, file-system helpers for scripts.
+ *
+ * Every function returns its result, or `nil, message, code` when the
+ * file system says no (luv style).
+ */
+#include "lua/luax.h"
+
+#include "schedtest/error.h"
+#include "schedtest/fs.h"
+
+#include <stdlib.h>
+
+/* list(dir) -> { name, ... } sorted, without "." and ".." */
+static int l_fs_list(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    char **names;
+    size_t n;
+    int rc = st_fs_list(&names, &n, dir);
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    st_fs_list_free(names);
+    return 1;
+}
+
+/* stat(path [, follow=true]) -> {type=, size=, mtime=, mode=} */
+static int l_fs_stat(lua_State *L)
+{
+    static const char *const types[] = {"file", "directory", "link",
+                                        "other"};
+    const char *path = luaL_checkstring(L, 1);
+    int follow = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+    st_fs_info info;
+    int rc = st_fs_stat(&info, path, follow);
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, types[info.type]);
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, (lua_Integer)info.size);
+    lua_setfield(L, -2, "size");
+    lua_pushnumber(L, info.mtime);
+    lua_setfield(L, -2, "mtime");
+    lua_pushinteger(L, info.mode);
+    lua_setfield(L, -2, "mode");
+    return 1;
+}
+
+/* mkdir_p(path) -> true */
+static int l_fs_mkdir_p(lua_State *L)
+{
+    return luax_result(L, st_fs_mkdir_p(luaL_checkstring(L, 1), 0777));
+}
+
+/* remove_tree(path) -> true; a missing path is fine */
+static int l_fs_remove_tree(lua_State *L)
+{
+    return luax_result(L, st_fs_remove_tree(luaL_checkstring(L, 1)));
+}
+
+/* Push a malloc'ed string and free it, or fail. */
+static int push_owned(lua_State *L, int rc, char *s)
+{
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_pushstring(L, s);
+    free(s);
+    return 1;
+}
+
+/* realpath(path) -> absolute canonical path */
+static int l_fs_realpath(lua_State *L)
+{
+    char *out = NULL;
+    int rc = st_fs_realpath(&out, luaL_checkstring(L, 1));
+    return push_owned(L, rc, out);
+}
+
+/* tempdir([prefix="schedtest-"]) -> new directory under $TMPDIR */
+static int l_fs_tempdir(lua_State *L)
+{
+    char *out = NULL;
+    int rc = st_fs_mkdtemp(&out, luaL_optstring(L, 1, "schedtest-"));
+    return push_owned(L, rc, out);
+}
+
+/* write_atomic(path, data [, mode=0644]) -> true */
+static int l_fs_write_atomic(lua_State *L)
+{
+    size_t len;
+    const char *path = luaL_checkstring(L, 1);
+    const char *data = luaL_checklstring(L, 2, &len);
+    lua_Integer mode = luaL_optinteger(L, 3, 0644);
+    return luax_result(L, st_fs_write_atomic(path, data, len,
+                                             (mode_t)mode));
+}
+
+/* read_file(path) -> contents */
+static int l_fs_read_file(lua_State *L)
+{
+    char *data;
+    size_t len;
+    int rc = st_fs_read_file(&data, &len, luaL_checkstring(L, 1));
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_pushlstring(L, data, len);
+    free(data);
+    return 1;
+}
+
+static const luaL_Reg fs_funcs[] = {
+    {"list", l_fs_list},
+    {"stat", l_fs_stat},
+    {"mkdir_p", l_fs_mkdir_p},
+    {"remove_tree", l_fs_remove_tree},
+    {"realpath", l_fs_realpath},
+    {"tempdir", l_fs_tempdir},
+    {"write_atomic", l_fs_write_atomic},
+    {"read_file", l_fs_read_file},
+    {NULL, NULL}
+};
+
+int luaopen_schedtest_fs(lua_State *L)
+{
+    luaL_newlib(L, fs_funcs);
+    return 1;
+}

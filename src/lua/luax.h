@@ -1,0 +1,73 @@
+/*
+ * luax.h: helpers shared by every binding (src/lua/l_*.c) and the host.
+ *
+ * Conventions (../../docs/lua-api.md):
+ *  - misuse (bad argument, closed handle) raises a Lua error;
+ *  - environmental failure returns `nil, message, code`, where code is the
+ *    stable name of an ST_E* value ("ENOENT", "EVMBOOT", ...).
+ */
+#ifndef SCHEDTEST_LUAX_H
+#define SCHEDTEST_LUAX_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+/* Registry keys shared across modules; each is a table or value. */
+#define LUAX_REG_HOST "schedtest.host.info" /* table built by the host */
+
+/*
+ * Build the metatable for a userdata type `name` ("schedtest.Pool"):
+ * __name, __index -> methods, __tostring "name (0x...)", plus `metamethods`
+ * (typically __gc and __close sharing one idempotent close).  Leaves the
+ * stack unchanged.
+ */
+void luax_registertype(lua_State *L, const char *name,
+                       const luaL_Reg *methods, const luaL_Reg *metamethods);
+
+/*
+ * Push the failure triple for `code`: nil, st_error_last() (or the code's
+ * description when no message was recorded), and the code's stable name.
+ * [-0, +3, m]; returns 3 so bindings can `return luax_pushfail(L, rc);`.
+ */
+int luax_pushfail(lua_State *L, int code);
+
+/* `rc` >= 0 pushes true (1 result); otherwise luax_pushfail. */
+int luax_result(lua_State *L, int rc);
+
+/*
+ * Check that the table at `idx` has only keys listed in the NULL-terminated
+ * `allowed` array; an unknown key raises "unknown option 'x' (expected one
+ * of ...)" naming the function argument.
+ */
+void luax_checkoptions(lua_State *L, int idx, const char *const allowed[]);
+
+/* Optional typed fields of the options table at `idx`. [-0, +0, e] */
+lua_Integer luax_optfieldinteger(lua_State *L, int idx, const char *key,
+                                 lua_Integer def);
+lua_Number luax_optfieldnumber(lua_State *L, int idx, const char *key,
+                               lua_Number def);
+const char *luax_optfieldstring(lua_State *L, int idx, const char *key,
+                                const char *def);
+int luax_optfieldboolean(lua_State *L, int idx, const char *key, int def);
+
+/*
+ * The one protected path from C into Lua: call the function below `nargs`
+ * arguments with a traceback message handler, with SIGINT turned into the
+ * Lua error "interrupted!" for the duration of the call.  Returns the
+ * lua_pcall status; on error the message (with traceback) is on the stack.
+ */
+int luax_pcall(lua_State *L, int nargs, int nresults);
+
+/* Non-zero once SIGINT arrived inside luax_pcall (cleared by the host). */
+int luax_interrupted(void);
+void luax_clear_interrupted(void);
+
+/* Openers of the preloaded C modules; see preload.c. */
+int luaopen_schedtest_error(lua_State *L);
+int luaopen_schedtest_host(lua_State *L);
+int luaopen_schedtest_fs(lua_State *L);
+
+/* Put every luaopen_schedtest_* into package.preload. [-0, +0, e] */
+void luax_preload(lua_State *L);
+
+#endif
