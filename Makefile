@@ -94,7 +94,7 @@ $(BUILD)/tests/%: tests/c/%.c $(CORE_LIB) | $(DEPS_STAMP)
 
 # ---- tests ----------------------------------------------------------------
 test: $(BIN) $(CTEST_BIN)
-	@BUILD=$(BUILD) SCHEDTEST=$(BIN) sh tests/run.sh all
+	@BUILD=$(BUILD) SCHEDTEST=$(BIN) SANITIZE=$(SANITIZE) sh tests/run.sh all
 
 test-c: $(CTEST_BIN)
 	@BUILD=$(BUILD) SCHEDTEST=$(BIN) sh tests/run.sh c

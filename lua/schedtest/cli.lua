@@ -177,7 +177,7 @@ end
 --- Entry point called by the host with argv (argv[0] is the program).
 function M.main(argv)
   local cmd = argv[1]
-  if cmd == nil or cmd == "help" or cmd == "--help" or cmd == "-h" then
+  if cmd == nil or cmd == "--help" or cmd == "-h" then
     io.write(M.help_text(), "\n")
     return cmd == nil and M.EXIT.usage or M.EXIT.ok
   elseif cmd == "--version" or cmd == "version" then

@@ -2,7 +2,9 @@
 -- output and exit status, for end-to-end checks of the command line.
 local M = {}
 
-M.schedtest = os.getenv("SCHEDTEST") or "build/schedtest"
+-- Absolute, so tests may run it from any working directory.
+M.schedtest = require("schedtest.fs").realpath(
+  os.getenv("SCHEDTEST") or "build/schedtest")
 
 --- Quote one argument for /bin/sh.
 function M.quote(s)

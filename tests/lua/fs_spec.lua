@@ -1,0 +1,57 @@
+local fs = require "schedtest.fs"
+
+describe("schedtest.fs", function()
+  local dir
+  before_each(function() dir = assert(fs.tempdir("fs-spec-")) end)
+  after_each(function() assert(fs.remove_tree(dir)) end)
+
+  it("creates nested directories and lists them sorted", function()
+    assert(fs.mkdir_p(dir .. "/a/b/c"))
+    assert(fs.mkdir_p(dir .. "/a/b/c")) -- idempotent
+    assert(fs.write_atomic(dir .. "/a/z.txt", "z"))
+    assert(fs.write_atomic(dir .. "/a/m.txt", "m"))
+    assert.are.same({ "b", "m.txt", "z.txt" }, fs.list(dir .. "/a"))
+    assert.are.equal("directory", fs.stat(dir .. "/a/b").type)
+  end)
+
+  it("writes atomically with the requested mode", function()
+    local p = dir .. "/f"
+    assert(fs.write_atomic(p, "hello", tonumber("600", 8)))
+    assert.are.equal("hello", fs.read_file(p))
+    local st = fs.stat(p)
+    assert.are.equal(5, st.size)
+    assert.are.equal(tonumber("600", 8), st.mode)
+    assert.are.same({ "f" }, fs.list(dir)) -- no temporary left behind
+  end)
+
+  it("returns nil, message, code naming the path", function()
+    local v, msg, code = fs.list(dir .. "/missing")
+    assert.is_nil(v)
+    assert.matches("missing", msg, 1, true)
+    assert.are.equal("ENOENT", code)
+    v, msg, code = fs.read_file(dir)
+    assert.is_nil(v)
+    assert.matches("is a directory", msg, 1, true)
+    assert.are.equal("EINVAL", code)
+  end)
+
+  it("removes trees without following symlinks", function()
+    local outside = assert(fs.tempdir("fs-keep-"))
+    assert(fs.write_atomic(outside .. "/keep", "k"))
+    assert(fs.mkdir_p(dir .. "/t"))
+    assert(os.execute("ln -s " .. outside .. " " .. dir .. "/t/link"))
+    assert(fs.remove_tree(dir .. "/t"))
+    assert.is_nil(fs.stat(dir .. "/t"))
+    assert.are.equal("k", fs.read_file(outside .. "/keep"))
+    assert(fs.remove_tree(outside))
+    assert(fs.remove_tree(dir .. "/never-existed"))
+  end)
+
+  it("refuses mkdir_p over a file", function()
+    assert(fs.write_atomic(dir .. "/file", "x"))
+    local ok, msg, code = fs.mkdir_p(dir .. "/file")
+    assert.is_nil(ok)
+    assert.matches("not a directory", msg, 1, true)
+    assert.are.equal("EEXIST", code)
+  end)
+end)
