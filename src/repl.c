@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/select.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,24 +27,55 @@ static void on_prompt_sigint(int sig)
     prompt_interrupted = 1;
 }
 
-/*
- * readline calls this when a signal interrupted its read(): abandon the
- * line so that readline returns and the pending chunk is dropped.
- */
-static int on_readline_signal(void)
+/* {====================================================================
+ * Terminal input through readline's callback interface: we own the
+ * select() loop, so a Ctrl-C at the prompt (EINTR) can drop the line and
+ * start afresh without longjmp-ing out of readline.
+ * ===================================================================== */
+
+static char *callback_line;
+static int callback_done;
+
+static void on_line(char *line)
 {
-    if (prompt_interrupted) {
-        rl_replace_line("", 0);
-        rl_done = 1;
-    }
-    return 0;
+    callback_line = line; /* NULL at end of input */
+    callback_done = 1;
+    rl_callback_handler_remove();
 }
+
+static char *read_line_tty(const char *prompt)
+{
+    callback_line = NULL;
+    callback_done = 0;
+    rl_callback_handler_install(prompt, on_line);
+    while (!callback_done) {
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(STDIN_FILENO, &fds);
+        if (select(STDIN_FILENO + 1, &fds, NULL, NULL, NULL) < 0) {
+            if (errno == EINTR && prompt_interrupted) {
+                rl_free_line_state();
+                rl_callback_sigcleanup();
+                rl_callback_handler_remove();
+                fputc('\n', stdout);
+                fflush(stdout);
+                return NULL;
+            }
+            if (errno != EINTR)
+                return NULL;
+            continue;
+        }
+        rl_callback_read_char();
+    }
+    return callback_line;
+}
+/* }==================================================================== */
 
 /* One line without its newline, or NULL at end of input / interrupt. */
 static char *read_line(int tty, const char *prompt)
 {
     if (tty)
-        return readline(prompt);
+        return read_line_tty(prompt);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, stdin);
@@ -73,8 +105,7 @@ void st_repl_run(lua_State *L, int handler, const st_repl_opts *opts)
 
     if (tty) {
         rl_readline_name = "schedtest";
-        rl_catch_signals = 0;
-        rl_signal_event_hook = on_readline_signal;
+        rl_catch_signals = 0; /* we handle SIGINT ourselves */
         if (opts->history_path) {
             stifle_history(opts->history_size);
             read_history(opts->history_path); /* missing file is fine */
@@ -88,8 +119,6 @@ void st_repl_run(lua_State *L, int handler, const st_repl_opts *opts)
         char *line = read_line(tty, pending ? opts->prompt2 : opts->prompt);
         if (prompt_interrupted) {
             free(line);
-            if (tty)
-                fputs("^C\n", stdout);
             pending = 0;
             lua_pushnil(L);
             lua_replace(L, -2);
