@@ -13,6 +13,7 @@ static const luaL_Reg preloaded[] = {
     {"schedtest.host", luaopen_schedtest_host},
     {"schedtest.fs", luaopen_schedtest_fs},
     {"schedtest.regex", luaopen_schedtest_regex},
+    {"schedtest.proc", luaopen_schedtest_proc},
     {NULL, NULL}
 };
 

@@ -1,0 +1,40 @@
+/**
+ * @file schedtest/proc.h
+ * @brief Running child processes from an argv (never through a shell),
+ *        with a time limit, output redirection and clean termination.
+ */
+#ifndef SCHEDTEST_PROC_H
+#define SCHEDTEST_PROC_H
+
+typedef struct {
+    const char *const *argv;    /**< NULL-terminated; argv[0] via PATH */
+    const char *cwd;            /**< NULL: inherit */
+    const char *const *env_set; /**< "K=V" entries added; NULL: none */
+    const char *stdin_path;     /**< NULL: /dev/null */
+    const char *stdout_path;    /**< NULL: inherit; else truncated file */
+    const char *stderr_path;    /**< NULL: inherit; "=stdout": merge */
+    double timeout_s;           /**< 0: no limit */
+    /** Polled every few ms; non-zero stops the child (e.g. on Ctrl-C). */
+    int (*should_stop)(void *payload);
+    void *payload;
+} st_proc_opts;
+
+typedef struct {
+    int exited;      /**< 1 when the child exited normally */
+    int code;        /**< its exit status when exited */
+    int signal;      /**< the terminating signal when not exited */
+    int timed_out;   /**< killed because timeout_s passed */
+    int stopped;     /**< killed because should_stop() asked */
+    double wall_s;   /**< wall time from spawn to reaping */
+} st_proc_result;
+
+/**
+ * Run a child to completion.  The child gets its own process group and
+ * dies with us (PR_SET_PDEATHSIG), so no orphan outlives schedtest; on
+ * timeout or stop the whole group gets SIGTERM, then SIGKILL after 2 s.
+ * Returns 0 when the child ran (whatever its status: see `out`), or
+ * ST_ENOENT / ST_EIO when it could not be started, with the reason.
+ */
+int st_proc_run(st_proc_result *out, const st_proc_opts *opts);
+
+#endif

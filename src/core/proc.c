@@ -1,0 +1,186 @@
+/*
+ * proc.c: fork/exec with redirections, a time limit and group kill.
+ */
+#include "schedtest/proc.h"
+#include "schedtest/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int redirect(int fd, const char *path, int flags)
+{
+    int f = open(path, flags | O_CLOEXEC, 0644);
+    if (f < 0)
+        return -1;
+    if (dup2(f, fd) < 0) {
+        close(f);
+        return -1;
+    }
+    close(f);
+    return 0;
+}
+
+/* In the child: report errno through the pipe and die. */
+static void child_fail(int pipe_fd, int stage)
+{
+    int msg[2] = {stage, errno};
+    ssize_t n = write(pipe_fd, msg, sizeof msg);
+    (void)n;
+    _exit(127);
+}
+
+enum { STAGE_CWD = 1, STAGE_STDIN, STAGE_STDOUT, STAGE_STDERR, STAGE_ENV,
+       STAGE_EXEC };
+
+static void run_child(const st_proc_opts *o, int pipe_fd, pid_t parent)
+{
+    setpgid(0, 0);
+    /* Die with the parent; re-check in case it is already gone. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    if (o->cwd && chdir(o->cwd) < 0)
+        child_fail(pipe_fd, STAGE_CWD);
+    if (redirect(0, o->stdin_path ? o->stdin_path : "/dev/null", O_RDONLY))
+        child_fail(pipe_fd, STAGE_STDIN);
+    if (o->stdout_path &&
+        redirect(1, o->stdout_path, O_WRONLY | O_CREAT | O_TRUNC) < 0)
+        child_fail(pipe_fd, STAGE_STDOUT);
+    if (o->stderr_path) {
+        if (strcmp(o->stderr_path, "=stdout") == 0) {
+            if (dup2(1, 2) < 0)
+                child_fail(pipe_fd, STAGE_STDERR);
+        } else if (redirect(2, o->stderr_path,
+                            O_WRONLY | O_CREAT | O_TRUNC) < 0) {
+            child_fail(pipe_fd, STAGE_STDERR);
+        }
+    }
+    for (const char *const *e = o->env_set; e && *e; e++)
+        if (putenv((char *)*e) < 0)
+            child_fail(pipe_fd, STAGE_ENV);
+    execvp(o->argv[0], (char *const *)o->argv);
+    child_fail(pipe_fd, STAGE_EXEC);
+}
+
+static const char *stage_name(int stage)
+{
+    switch (stage) {
+    case STAGE_CWD: return "cannot enter the working directory";
+    case STAGE_STDIN: return "cannot open its input";
+    case STAGE_STDOUT: return "cannot open its output file";
+    case STAGE_STDERR: return "cannot open its error file";
+    case STAGE_ENV: return "cannot set its environment";
+    default: return "cannot execute it";
+    }
+}
+
+/* SIGTERM the group, then SIGKILL if it lingers; returns wait status. */
+static int terminate(pid_t pid)
+{
+    int status;
+    kill(-pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            kill(-pid, SIGKILL); /* stragglers of the group */
+            return status;
+        }
+        sleep_ms(10);
+    }
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return status;
+}
+
+int st_proc_run(st_proc_result *out, const st_proc_opts *o)
+{
+    memset(out, 0, sizeof *out);
+    if (!o->argv || !o->argv[0])
+        return st_error_set(ST_EINVAL, "no program to run");
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return st_error_set_errno(ST_EIO, errno, "pipe");
+    fflush(NULL);
+    double start = now_s();
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return st_error_set_errno(ST_EIO, errno, "fork for %s", o->argv[0]);
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        run_child(o, fds[1], parent);
+    }
+    setpgid(pid, pid); /* also here: no race with kill(-pid) */
+    close(fds[1]);
+    int msg[2];
+    ssize_t n;
+    while ((n = read(fds[0], msg, sizeof msg)) < 0 && errno == EINTR)
+        ;
+    close(fds[0]);
+    if (n == (ssize_t)sizeof msg) {
+        int status;
+        waitpid(pid, &status, 0);
+        const char *where = msg[0] == STAGE_CWD && o->cwd ? o->cwd : "";
+        return st_error_set(msg[1] == ENOENT ? ST_ENOENT : ST_EIO,
+                            "cannot run '%s': %s%s%s: %s", o->argv[0],
+                            stage_name(msg[0]), *where ? " " : "", where,
+                            strerror(msg[1]));
+    }
+
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR) {
+            status = 0;
+            break;
+        }
+        if (o->should_stop && o->should_stop(o->payload)) {
+            out->stopped = 1;
+            status = terminate(pid);
+            break;
+        }
+        if (o->timeout_s > 0 && now_s() - start > o->timeout_s) {
+            out->timed_out = 1;
+            status = terminate(pid);
+            break;
+        }
+        sleep_ms(5);
+    }
+    out->wall_s = now_s() - start;
+    if (WIFEXITED(status)) {
+        out->exited = 1;
+        out->code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        out->signal = WTERMSIG(status);
+    }
+    return 0;
+}
