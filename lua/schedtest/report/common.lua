@@ -1,0 +1,104 @@
+-- schedtest.report.common: pieces shared by the report formats.
+
+local string, table, math = string, table, math
+local ipairs, type, tostring, utf8 = ipairs, type, tostring, utf8
+
+local M = {}
+
+--- Verdicts shown by default (stable and NOISY rows are hidden unless
+-- --all-metrics).
+M.SHOWN = { REGRESSION = true, improvement = true, informational = true,
+            INCONCLUSIVE = true }
+
+function M.finite(x)
+  return type(x) == "number" and x == x and x ~= math.huge
+    and x ~= -math.huge
+end
+
+--- The rows a report lists, in a stable order: regressions first.
+function M.visible_rows(result, all)
+  local order = { REGRESSION = 1, INCONCLUSIVE = 2, improvement = 3,
+                  informational = 4, NOISY = 5, stable = 6 }
+  local rows = {}
+  for _, r in ipairs(result.rows or {}) do
+    if all or M.SHOWN[r.verdict] then rows[#rows + 1] = r end
+  end
+  table.sort(rows, function(x, y)
+    local ox, oy = order[x.verdict] or 9, order[y.verdict] or 9
+    if ox ~= oy then return ox < oy end
+    if x.key ~= y.key then return x.key < y.key end
+    return (x.metric or "") < (y.metric or "")
+  end)
+  return rows
+end
+
+--- "TEST / METRIC" label of a row (phase rows get a [phase] suffix).
+function M.row_label(r)
+  local s = (r.key or r.test or "?") .. " / " .. (r.metric or "?")
+  if r.phase ~= nil then s = s .. " [phase " .. tostring(r.phase) .. "]" end
+  return s
+end
+
+function M.num(x, fmt)
+  if x == nil then return "-" end
+  if not M.finite(x) then return tostring(x) end
+  return string.format(fmt or "%.2f", x)
+end
+
+--- A side's cell in noise mode: mean [min-max] spread%.
+function M.noise_cell(s)
+  if not s or (s.n or 0) == 0 then return "-" end
+  return string.format("%s [%s-%s] %s%%", M.num(s.mean, "%.1f"),
+                       M.num(s.min, "%.1f"), M.num(s.max, "%.1f"),
+                       M.num(s.spread_pct, "%.2f"))
+end
+
+--- Relative change of means as "+12.3%" (nil when undefined).
+function M.pct(r)
+  if not M.finite(r.rel_delta) then return nil end
+  return string.format("%+.1f%%", r.rel_delta * 100)
+end
+
+--- The verdict word with its annotations: "REGRESSION (noisy spread)".
+function M.verdict_text(r)
+  local v = r.verdict or "?"
+  if r.verdict == "NOISY" then v = "NOISY (<2 runs)" end
+  if r.annotations and #r.annotations > 0 then
+    v = v .. " (" .. table.concat(r.annotations, ", ") .. ")"
+  end
+  return v
+end
+
+--- Overall word of the footer: STABLE, REGRESSED, IMPROVED or both.
+function M.overall(result)
+  local t = result.totals or {}
+  local regressed = result.gate and result.gate.fails
+  local improved = (t.improvements or 0) > 0 and
+    (t.improvements or 0) >= math.max(1, result.fail_threshold or 5)
+  if regressed and improved then return "REGRESSED + IMPROVED" end
+  if regressed then return "REGRESSED" end
+  if improved then return "IMPROVED" end
+  return "STABLE"
+end
+
+--- Pad a table of string rows into aligned columns.
+function M.columns(rows, sep)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do
+      widths[i] = math.max(widths[i] or 0, utf8.len(cell) or #cell)
+    end
+  end
+  local out = {}
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do
+      local pad = widths[i] - (utf8.len(cell) or #cell)
+      cells[i] = i == #row and cell or (cell .. string.rep(" ", pad))
+    end
+    out[#out + 1] = table.concat(cells, sep or "  ")
+  end
+  return out
+end
+
+return M
