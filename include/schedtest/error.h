@@ -38,6 +38,7 @@
     X(EGITUNBORN,  -23, "HEAD has no commit yet")                          \
     X(EGITNOBASE,  -24, "no merge base")                                   \
     X(EGITSHALLOW, -25, "shallow clone lacks history")                     \
+    X(EGITSAME,    -26, "baseline resolves to HEAD")                       \
     X(EKERNEL,     -30, "kernel not usable")                               \
     X(EVMSTART,    -31, "qemu failed to start")                            \
     X(EVMBOOT,     -32, "guest did not boot")                              \

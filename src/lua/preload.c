@@ -14,6 +14,7 @@ static const luaL_Reg preloaded[] = {
     {"schedtest.fs", luaopen_schedtest_fs},
     {"schedtest.regex", luaopen_schedtest_regex},
     {"schedtest.proc", luaopen_schedtest_proc},
+    {"schedtest.git", luaopen_schedtest_git},
     {NULL, NULL}
 };
 
