@@ -66,6 +66,8 @@ void luax_clear_interrupted(void);
 int luaopen_schedtest_error(lua_State *L);
 int luaopen_schedtest_host(lua_State *L);
 int luaopen_schedtest_fs(lua_State *L);
+int luaopen_schedtest_kernel(lua_State *L);
+int luaopen_schedtest_initramfs(lua_State *L);
 
 /* Put every luaopen_schedtest_* into package.preload. [-0, +0, e] */
 void luax_preload(lua_State *L);
