@@ -69,6 +69,8 @@ int luaopen_schedtest_fs(lua_State *L);
 int luaopen_schedtest_regex(lua_State *L);
 int luaopen_schedtest_proc(lua_State *L);
 int luaopen_schedtest_git(lua_State *L);
+int luaopen_schedtest_kernel(lua_State *L);
+int luaopen_schedtest_initramfs(lua_State *L);
 
 /* Put every luaopen_schedtest_* into package.preload. [-0, +0, e] */
 void luax_preload(lua_State *L);

@@ -15,6 +15,8 @@ static const luaL_Reg preloaded[] = {
     {"schedtest.regex", luaopen_schedtest_regex},
     {"schedtest.proc", luaopen_schedtest_proc},
     {"schedtest.git", luaopen_schedtest_git},
+    {"schedtest.kernel", luaopen_schedtest_kernel},
+    {"schedtest.initramfs", luaopen_schedtest_initramfs},
     {NULL, NULL}
 };
 
