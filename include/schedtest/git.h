@@ -95,6 +95,13 @@ int st_git_resolve_tree(char out[ST_GIT_HEXSZ], st_git_repo *repo,
                         const char *spec);
 
 /**
+ * Contents of `path` in the tree of revision `spec` (e.g. a commit id);
+ * `*out` is NUL-terminated, free it.  ST_ENOENT when there is no such file.
+ */
+int st_git_read_file(char **out, size_t *len, st_git_repo *repo,
+                     const char *spec, const char *path);
+
+/**
  * Write a tree object of the work tree as it is (staged, unstaged and
  * untracked-but-not-ignored files; deletions applied) into the object
  * database.  HEAD, the index file, refs, the stash and the files are left

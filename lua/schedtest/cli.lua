@@ -121,7 +121,9 @@ end
 local function exit_status(ok, result)
   if not ok then
     if usage.is_error(result) then
-      io.stderr:write("schedtest: ", tostring(result), "\n")
+      local msg = tostring(result)
+      io.stderr:write(msg:match("^schedtest[ :]") and "" or "schedtest: ",
+                      msg, "\n")
       return M.EXIT.usage
     end
     io.stderr:write("schedtest: ", result, "\n")

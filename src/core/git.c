@@ -361,6 +361,45 @@ int st_git_resolve_tree(char out[ST_GIT_HEXSZ], st_git_repo *repo,
     return 0;
 }
 
+int st_git_read_file(char **out, size_t *len, st_git_repo *repo,
+                     const char *spec, const char *path)
+{
+    *out = NULL;
+    *len = 0;
+    git_object *obj = NULL, *tree = NULL;
+    if (git_revparse_single(&obj, repo->repo, spec) < 0)
+        return git_fail(ST_EGITREF, "unknown git revision '%s'", spec);
+    int rc = git_object_peel(&tree, obj, GIT_OBJECT_TREE);
+    git_object_free(obj);
+    if (rc < 0)
+        return git_fail(ST_EGITREF, "'%s' does not name a tree", spec);
+    git_tree_entry *entry = NULL;
+    rc = git_tree_entry_bypath(&entry, (git_tree *)tree, path);
+    if (rc < 0) {
+        git_object_free(tree);
+        return git_fail(ST_ENOENT, "%s has no file %s", spec, path);
+    }
+    git_blob *blob = NULL;
+    rc = git_blob_lookup(&blob, repo->repo, git_tree_entry_id(entry));
+    git_tree_entry_free(entry);
+    git_object_free(tree);
+    if (rc < 0)
+        return git_fail(ST_ENOENT, "%s:%s is not a file", spec, path);
+    size_t n = (size_t)git_blob_rawsize(blob);
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        git_blob_free(blob);
+        return st_error_set(ST_ENOMEM, "out of memory reading %s:%s", spec,
+                            path);
+    }
+    memcpy(buf, git_blob_rawcontent(blob), n);
+    buf[n] = '\0';
+    git_blob_free(blob);
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 /* ---- snapshots ---------------------------------------------------------- */
 
 static int copy_file(const char *from, const char *to)

@@ -231,6 +231,21 @@ static int l_repo_checkout(lua_State *L)
     return 1;
 }
 
+/* repo:show(spec, path) -> contents of path at spec | nil, msg, code */
+static int l_repo_show(lua_State *L)
+{
+    st_git_repo *repo = checkrepo(L);
+    char *data;
+    size_t len;
+    int rc = st_git_read_file(&data, &len, repo, luaL_checkstring(L, 2),
+                              luaL_checkstring(L, 3));
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_pushlstring(L, data, len);
+    free(data);
+    return 1;
+}
+
 /* Push a NULL-terminated string array as a Lua list. */
 static void push_list(lua_State *L, const char *const *v, size_t n)
 {
@@ -315,6 +330,7 @@ static const luaL_Reg repo_methods[] = {
     {"snapshot", l_repo_snapshot},
     {"checkout", l_repo_checkout},
     {"changed_paths", l_repo_changed_paths},
+    {"show", l_repo_show},
     {NULL, NULL}
 };
 

@@ -1,0 +1,488 @@
+-- schedtest.perfdelta: the perf-delta workflow behind scripts/perf-delta.lua
+-- (ktstr-spec.md §3).  Every step is a plain function so a user script can
+-- reuse the pieces: resolve the sides, produce runs, compare, report.
+
+local fs = require "schedtest.fs"
+local host = require "schedtest.host"
+local proc = require "schedtest.proc"
+local usage = require "schedtest.usage"
+
+local string, table, math, os, io = string, table, math, os, io
+local ipairs, pairs, type, tostring, require, assert, pcall, error =
+  ipairs, pairs, type, tostring, require, assert, pcall, error
+
+local M = {}
+
+M.EXIT = { pass = 0, gate = 1, error = 2, interrupted = 130 }
+
+local function say(fmt, ...)
+  io.stderr:write(string.format(fmt, ...), "\n")
+  io.stderr:flush()
+end
+
+--- An environment error: message on stderr, exit status 2.
+local function env_error(msg)
+  say("perf-delta: %s", msg)
+  return M.EXIT.error
+end
+
+-- {==================================================================
+-- Flag validation (before anything runs)
+-- ===================================================================
+
+--- Check flag combinations that would otherwise be silently ignored.
+function M.validate(opts)
+  local noise = opts.noise_adjust ~= nil
+  if noise and not opts.kernel then
+    usage.error("schedtest perf-delta: --noise-adjust needs --kernel " ..
+                "(the kernel both sides' runs boot)")
+  end
+  if opts.threshold and opts.policy then
+    usage.error("schedtest perf-delta: --threshold and --policy are " ..
+                "exclusive (put per-metric thresholds in the policy file)")
+  end
+  if not noise then
+    for flag, v in pairs({ ["--noise-spread-threshold"] =
+                             opts.noise_spread_threshold,
+                           ["--kernel"] = opts.kernel,
+                           ["--jobs"] = opts.jobs,
+                           ["--relevant"] = opts.relevant or nil,
+                           ["-E/--filter"] = opts.filter,
+                           ["-- ARGS"] = opts["--"] }) do
+      if v ~= nil then
+        usage.error("schedtest perf-delta: %s would be ignored without " ..
+                    "--noise-adjust (cached mode runs no tests)", flag)
+      end
+    end
+  end
+  if opts.base and opts.base_ref then
+    usage.error("schedtest perf-delta: --base and --base-ref are exclusive")
+  end
+end
+
+--- Validate --must-fail names against the registry; returns the list.
+function M.must_fail_list(spec, noise)
+  if not spec then return {} end
+  local registry = require "schedtest.registry"
+  local list = {}
+  for name in spec:gmatch("[^,%s]+") do
+    local e = registry.get(name)
+    if not e then
+      local names = {}
+      for _, m in ipairs(registry.metrics) do names[#names + 1] = m.name end
+      local near = require("schedtest.suite").suggest(name, names)
+      usage.error("schedtest perf-delta: --must-fail: unknown metric " ..
+                  "'%s'%s (see 'schedtest stats list-metrics')", name,
+                  near and (" — did you mean '" .. near .. "'?") or "")
+    end
+    if e.suppressed then
+      usage.error("schedtest perf-delta: --must-fail: '%s' is a rate " ..
+                  "component, never reported on its own; name the rate", name)
+    end
+    if e.kind == "PerPhase" then
+      usage.error("schedtest perf-delta: --must-fail: '%s' is per-phase " ..
+                  "only; declare a per-test gate with a phase instead", name)
+    end
+    if not noise and (e.kind == "PerRunDistribution" or
+                      e.polarity == "Informational") then
+      usage.error("schedtest perf-delta: --must-fail: '%s' can only " ..
+                  "regress under --noise-adjust", name)
+    end
+    list[#list + 1] = name
+  end
+  return list
+end
+-- }==================================================================
+
+-- {==================================================================
+-- Sides
+-- ===================================================================
+
+--- Open the repository and resolve both sides.  Returns ctx or nil, msg.
+function M.resolve_sides(opts)
+  local git = require "schedtest.git"
+  local repo, msg = git.open(os.getenv("PWD") or ".")
+  if not repo then return nil, msg end
+  local base, why = repo:resolve_baseline{
+    base = opts.base, base_ref = opts.base_ref,
+    default_branch = opts.default_branch }
+  if not base then repo:close(); return nil, why end
+  return { repo = repo, base = base, head_label = base.head_label,
+           root = (repo:workdir() or "."):gsub("/$", "") }
+end
+
+function M.runs_root(opts, ctx)
+  if opts.runs_root then return opts.runs_root end
+  return require("schedtest.sidecar").runs_root(ctx.root)
+end
+
+-- Host-context keys worth showing when they differ between the sides.
+local HOST_KEYS = { "accelerator", "qemu_version", "guest_kernel",
+                    "cpu_model", "online_cpus", "kernel_release",
+                    "total_memory_kb", "vm_vcpus", "vm_memory_mb" }
+
+--- Differences between the first host context of each side.
+function M.host_delta(view_a, view_b, label_a, label_b)
+  local function first_host(view)
+    for i = 1, #view do
+      local sc = view:row(i)
+      if sc and sc.host then return sc.host end
+    end
+    return {}
+  end
+  local ha, hb = first_host(view_a), first_host(view_b)
+  local changes = {}
+  for _, k in ipairs(HOST_KEYS) do
+    local a, b = ha[k], hb[k]
+    if a ~= nil and b ~= nil and tostring(a) ~= tostring(b) then
+      changes[#changes + 1] = { key = k, a = tostring(a), b = tostring(b) }
+    end
+  end
+  return { a = label_a, b = label_b, changes = changes,
+           accelerators = { a = ha.accelerator, b = hb.accelerator } }
+end
+-- }==================================================================
+
+-- {==================================================================
+-- Compare and report
+-- ===================================================================
+
+local function color_wanted()
+  return host.isatty(1) and (os.getenv("NO_COLOR") or "") == ""
+end
+
+--- Compare the pool's two sides and write the reports; returns the exit
+-- status.  mode is "scalar" (cached) or "noise".
+function M.compare_and_report(pool, opts, ctx, mode)
+  local compare = require "schedtest.compare"
+  local report = require "schedtest.report"
+  local view_a = pool:filter{ commit = ctx.base.label }
+  local view_b = pool:filter{ commit = ctx.head_label }
+  local result = compare.run{
+    rows = pool, a = ctx.base.label, b = ctx.head_label, mode = mode,
+    policy = opts.policy or (opts.threshold and "ktstr") or nil,
+    threshold = opts.threshold, fail_threshold = opts.fail_threshold,
+    must_fail = ctx.must_fail,
+    spread_threshold = opts.noise_spread_threshold,
+  }
+  result.context = { how = ctx.base.how, base = ctx.base.label,
+                     head = ctx.head_label }
+  result.host_delta = M.host_delta(view_a, view_b, ctx.base.label,
+                                   ctx.head_label)
+  local acc = result.host_delta.accelerators
+  if acc.a and acc.b and acc.a ~= acc.b then
+    table.insert(result.warnings, 1, string.format("THE SIDES RAN UNDER " ..
+      "DIFFERENT VM ACCELERATORS (%s: %s, %s: %s): timings are not " ..
+      "comparable", ctx.base.label, acc.a, ctx.head_label, acc.b))
+  end
+  local text = assert(report.render(result, "text",
+    { all_metrics = opts.all_metrics, color = color_wanted() }))
+  if opts.output and opts.format ~= "text" or not opts.output then
+    io.stdout:write(text)
+  end
+  if opts.output then
+    local body = assert(report.render(result, opts.format,
+                                      { all_metrics = opts.all_metrics }))
+    local ok, msg = fs.write_atomic(opts.output, body)
+    if not ok then return env_error("cannot write --output: " .. msg) end
+    say("perf-delta: wrote the %s report to %s", opts.format, opts.output)
+  elseif opts.format ~= "text" then
+    io.stdout:write(assert(report.render(result, opts.format,
+                                         { all_metrics = opts.all_metrics })))
+  end
+  if opts.html then
+    local ok, msg = fs.write_atomic(opts.html,
+                                    assert(report.render(result, "html")))
+    if not ok then return env_error("cannot write --html: " .. msg) end
+    say("perf-delta: wrote the HTML report to %s", opts.html)
+  end
+  ctx.result = result
+  return result.exit_code
+end
+
+--- The commits a pool holds, for an empty-side error.
+local function pool_commits(pool)
+  local values = pool:values("commit")
+  local out = {}
+  for _, v in ipairs(values) do out[#out + 1] = tostring(v) end
+  return out
+end
+
+local function open_pool(root)
+  local pool_mod = require "schedtest.pool"
+  local pool, msg, code = pool_mod.open(root)
+  if not pool then return nil, msg, code end
+  local errs = pool:errors()
+  if #errs > 0 then
+    say("perf-delta: warning: %d sidecar file(s) under %s could not be " ..
+        "read and were skipped (see 'schedtest stats explain-sidecar')",
+        #errs, root)
+  end
+  return pool
+end
+-- }==================================================================
+
+-- {==================================================================
+-- Cached mode
+-- ===================================================================
+
+function M.cached(opts, ctx)
+  local root = M.runs_root(opts, ctx)
+  local pool, msg = open_pool(root)
+  if not pool then return env_error(msg) end
+  for _, side in ipairs({ { ctx.base.label, "baseline" },
+                          { ctx.head_label, "HEAD" } }) do
+    if #pool:filter{ commit = side[1] } == 0 then
+      local commits = pool_commits(pool)
+      local hint = ""
+      for _, c in ipairs(commits) do
+        if c == side[1] .. "-dirty" then
+          hint = string.format(" — did you mean '%s-dirty'? (that run " ..
+                               "had uncommitted changes)", side[1])
+        end
+      end
+      return env_error(string.format("no sidecars for the %s commit %s " ..
+        "under %s; the pool holds: %s%s (see 'schedtest stats " ..
+        "list-values')", side[2], side[1], root,
+        #commits > 0 and table.concat(commits, ", ") or "nothing", hint))
+    end
+  end
+  return M.compare_and_report(pool, opts, ctx, "scalar")
+end
+-- }==================================================================
+
+-- {==================================================================
+-- Noise mode: produce interleaved runs in plain checkouts
+-- ===================================================================
+
+local function fmt_time(s)
+  s = math.max(0, math.floor(s + 0.5))
+  return string.format("%d:%02d", s // 60, s % 60)
+end
+
+-- Progress over the 2N rounds: a live line on a terminal, plain lines
+-- otherwise.
+local function progress(total)
+  local tty = host.isatty(2)
+  local started = os.time()
+  local done = 0
+  local self = {}
+  function self.start(what)
+    local elapsed = os.time() - started
+    local eta = done > 0 and (elapsed / done * (total - done)) or nil
+    local line = string.format("[%d/%d] %s  elapsed %s%s", done + 1, total,
+      what, fmt_time(elapsed), eta and ("  ETA " .. fmt_time(eta)) or "")
+    if tty then
+      io.stderr:write("\r\27[K", line)
+    else
+      io.stderr:write(line, "\n")
+    end
+    io.stderr:flush()
+  end
+  function self.finish(note)
+    done = done + 1
+    if tty then io.stderr:write("\r\27[K") end
+    if note then io.stderr:write(note, "\n") end
+    io.stderr:flush()
+  end
+  return self
+end
+
+local function count_sidecars(dir)
+  local n = 0
+  for _, name in ipairs(fs.list(dir) or {}) do
+    if name:match("%.ktstr%.json$") then n = n + 1 end
+  end
+  return n
+end
+
+--- Tests that base..HEAD (and the work tree) can have changed, as a
+-- filter expression, or "none()" when only documentation changed.
+function M.relevant_filter(ctx)
+  local paths = assert(ctx.repo:changed_paths(ctx.base.commit, "HEAD",
+                                              { worktree = true }))
+  local code_changed, suite_changed = false, false
+  for _, p in ipairs(paths) do
+    if p == "schedtest.lua" then
+      suite_changed = true
+    elseif not (p:match("%.md$") or p:match("^docs/") or
+                p:match("%.txt$") or p:match("^LICENSE") or
+                p:match("^%.github/")) then
+      code_changed = true
+    end
+  end
+  if code_changed then return nil end -- everything is relevant
+  if not suite_changed then return "none()" end
+  -- Only the suite changed: the tests whose declarations differ.
+  local suite = require "schedtest.suite"
+  local head = suite.load(ctx.root .. "/schedtest.lua")
+  local old_text = ctx.repo:show(ctx.base.commit, "schedtest.lua")
+  if not head or not old_text then return nil end
+  local tmp = assert(fs.tempdir("perf-delta-suite-"))
+  fs.write_atomic(tmp .. "/schedtest.lua", old_text)
+  local base = suite.load(tmp .. "/schedtest.lua")
+  fs.remove_tree(tmp)
+  if not base then return nil end
+  local pretty = require "schedtest.pretty"
+  local before = {}
+  for _, t in ipairs(base.tests) do
+    local copy = {}
+    for k, v in pairs(t) do if k ~= "line" then copy[k] = v end end
+    before[t.name] = pretty.format(copy, { depth = 10, width = 1e9 })
+  end
+  local names = {}
+  for _, t in ipairs(head.tests) do
+    local copy = {}
+    for k, v in pairs(t) do if k ~= "line" then copy[k] = v end end
+    if before[t.name] ~= pretty.format(copy, { depth = 10, width = 1e9 }) then
+      names[#names + 1] = "test(=" .. t.name .. ")"
+    end
+  end
+  return #names > 0 and table.concat(names, " | ") or "none()"
+end
+
+function M.noise(opts, ctx)
+  local git = require "schedtest.git"
+  local kernel_mod = require "schedtest.kernel"
+  local n = opts.noise_adjust
+
+  -- A relative --kernel means the user's directory, not the checkout's.
+  local kinfo, kmsg = kernel_mod.resolve(opts.kernel)
+  if not kinfo then return env_error(kmsg) end
+
+  local filters = {}
+  for _, f in ipairs(opts.filter or {}) do filters[#filters + 1] = f end
+  if opts.relevant then
+    local rel = M.relevant_filter(ctx)
+    if rel == "none()" then
+      say("perf-delta: nothing relevant changed between %s and HEAD " ..
+          "(documentation only) — no tests to run", ctx.base.label)
+      return M.EXIT.pass
+    elseif rel then
+      local joined = #filters > 0 and ("(" .. table.concat(filters, ") | (")
+                                       .. ")") or nil
+      filters = { joined and ("(" .. rel .. ") & (" .. joined .. ")") or rel }
+    end
+  end
+
+  io.stdout:write(string.format("perf-delta: candidate HEAD %s vs baseline " ..
+    "%s\n  baseline: %s\n  perf tests: %s\n  runs: %d per side, " ..
+    "interleaved; kernel %s (%s)\n", ctx.head_label, ctx.base.label,
+    ctx.base.how, #filters > 0 and table.concat(filters, " | ") or
+    "all performance_mode tests", n, kinfo.version or "?", kinfo.path))
+  io.stdout:flush()
+
+  -- Trees: the baseline commit, and HEAD as it is (a snapshot when dirty).
+  local head_tree
+  if ctx.repo:is_dirty() or ctx.head_label:match("%-dirty$") then
+    local tree, changed = ctx.repo:snapshot()
+    if not tree then return env_error(changed) end
+    say("perf-delta: HEAD is dirty; snapshotting %d uncommitted change(s) " ..
+        "into the HEAD side", changed)
+    head_tree = tree
+  else
+    head_tree = "HEAD"
+  end
+
+  local tmp = os.getenv("TMPDIR")
+  tmp = (tmp and tmp ~= "") and tmp or "/tmp"
+  local prefix = tmp .. "/schedtest-perf-delta-co-"
+  git.sweep(prefix .. "*")
+  local co_base <close>, msg = ctx.repo:checkout(ctx.base.commit,
+                                                  prefix .. ctx.base.label)
+  if not co_base then return env_error(msg) end
+  local co_head <close>, msg2 = ctx.repo:checkout(head_tree,
+                                                   prefix .. ctx.head_label)
+  if not co_head then return env_error(msg2) end
+
+  local root = M.runs_root(opts, ctx)
+  local logs = root .. "/perf-delta-logs"
+  assert(fs.mkdir_p(logs))
+  local sides = {
+    { name = "base", label = ctx.base.label, co = co_base, what = "baseline" },
+    { name = "head", label = ctx.head_label, co = co_head, what = "HEAD" },
+  }
+  local bar = progress(2 * n)
+  local base_sidecars = 0
+  for i = 0, n - 1 do
+    for _, side in ipairs(sides) do
+      local leaf = string.format("%s/perf-delta-noise-%s-%s-%d", root,
+                                 side.name, side.label, i)
+      fs.remove_tree(leaf)
+      assert(fs.mkdir_p(leaf))
+      local argv = { host.exe, "test", "--kernel", kinfo.path,
+                     "--perf-only" }
+      if i > 0 then argv[#argv + 1] = "--no-build" end
+      for _, f in ipairs(filters) do
+        argv[#argv + 1] = "-E"
+        argv[#argv + 1] = f
+      end
+      if opts.jobs then
+        argv[#argv + 1] = "--jobs"
+        argv[#argv + 1] = tostring(opts.jobs)
+      end
+      if opts["--"] then
+        argv[#argv + 1] = "--"
+        for _, a in ipairs(opts["--"]) do argv[#argv + 1] = a end
+      end
+      local log = string.format("%s/%s-%d.log", logs, side.name, i)
+      bar.start(string.format("%s %s round %d/%d", side.what, side.label,
+                              i + 1, n))
+      local r, err = proc.run(argv, {
+        cwd = side.co:path(), stdout = log, stderr = "stdout",
+        env = { SCHEDTEST_PERF_ONLY = "1", SCHEDTEST_SIDECAR_DIR = leaf,
+                SCHEDTEST_PROJECT_COMMIT = side.label,
+                SCHEDTEST_RUNS_ROOT = root } })
+      if not r then
+        bar.finish()
+        return env_error("cannot start `schedtest test`: " .. err)
+      end
+      if r.interrupted or host.interrupted() then
+        bar.finish()
+        error("interrupted!", 0)
+      end
+      local count = count_sidecars(leaf)
+      if side.name == "base" then base_sidecars = base_sidecars + count end
+      if r.ok then
+        bar.finish()
+      else
+        bar.finish(string.format("perf-delta --noise-adjust: warning: %s " ..
+          "run %d exited %s (%d sidecar(s) written); log: %s", side.what, i,
+          r.code and ("with status " .. r.code) or "on a signal", count,
+          log))
+      end
+    end
+  end
+
+  if base_sidecars == 0 then
+    say("perf-delta: no performance_mode sidecars produced at baseline %s " ..
+        "— nothing to compare (the baseline has no performance_mode tests " ..
+        "matching the filter, or every run failed; logs in %s)",
+        ctx.base.label, logs)
+    return M.EXIT.pass
+  end
+  local pool, pmsg = open_pool(root)
+  if not pool then return env_error(pmsg) end
+  return M.compare_and_report(pool, opts, ctx, "noise")
+end
+-- }==================================================================
+
+--- The whole command: validate, resolve, produce (noise) or not, compare.
+function M.main(opts)
+  M.validate(opts)
+  local noise = opts.noise_adjust ~= nil
+  local must_fail = M.must_fail_list(opts.must_fail, noise)
+  if opts.policy then
+    local ok, perr = pcall(require("schedtest.policy").load, opts.policy)
+    if not ok then usage.error("schedtest perf-delta: --policy: %s",
+                               tostring(perr)) end
+  end
+  local ctx, msg = M.resolve_sides(opts)
+  if not ctx then return env_error(msg) end
+  local repo <close> = ctx.repo
+  ctx.must_fail = must_fail
+  if noise then return M.noise(opts, ctx) end
+  return M.cached(opts, ctx)
+end
+
+return M

@@ -1,0 +1,85 @@
+-- Did my branch make the scheduler slower? Compare HEAD with its baseline.
+--
+-- Stock workflow (edit freely: copy to $SCHEDTEST_LUA_PATH/scripts/ to
+-- override).  The heavy work is in the C modules: git (baseline, snapshot,
+-- plain checkouts), the pool loader and the statistics.
+
+local usage = require "schedtest.usage"
+local perf = require "schedtest.perfdelta"
+
+local p = usage.parser{
+  prog = "schedtest perf-delta",
+  summary = "Compare every performance_mode metric of HEAD against its " ..
+            "baseline and exit non-zero when enough metrics regress.",
+  description = [[
+Without --noise-adjust, compares the sidecars already pooled under the runs
+root (cached mode): side A = the baseline commit, side B = HEAD's label.
+With --noise-adjust N, checks both commits out into plain checkouts, builds
+each side once, runs each side's performance_mode tests N times
+(interleaved: baseline round i, then HEAD round i) and compares from the
+observed spread.
+
+Baseline: --base C, else merge-base(HEAD, --base-ref R), else
+merge-base(HEAD, origin/$GITHUB_BASE_REF), else merge-base(HEAD, main).]],
+  epilog = [[
+exit status: 0 pass or nothing to compare; 1 the gate tripped (at least
+--fail-threshold metrics regressed, a --must-fail metric regressed, or a
+declared per-test gate regressed); 2 usage or environment error;
+130 interrupted.]],
+  passthrough = "ARGS passed to `schedtest test` on both sides",
+}
+p:option{ "--base", metavar = "COMMIT",
+          help = "explicit baseline commit (no merge-base)" }
+p:option{ "--base-ref", metavar = "REF",
+          help = "baseline = merge-base(HEAD, REF)" }
+p:option{ "--default-branch", metavar = "BRANCH", default = "main",
+          help = "branch whose merge-base is the baseline when nothing " ..
+                 "else selects one" }
+p:option{ "-E", "--filter", metavar = "EXPR", repeatable = true,
+          help = "narrow the performance tests (filter expression; " ..
+                 "repeat to OR)" }
+p:flag{ "--relevant", help = "only tests that base..HEAD (and the work " ..
+        "tree) can have changed; nothing relevant: exit 0" }
+p:option{ "--kernel", metavar = "KERNEL",
+          help = "kernel for the runs: bzImage, source tree or cache " ..
+                 "name (required with --noise-adjust)" }
+p:option{ "--noise-adjust", metavar = "N", type = "integer",
+          check = function(v) return v >= 2,
+            "must be at least 2 (variance needs two samples; 5 or more " ..
+            "is recommended)" end,
+          help = "produce N runs per side and compare from the spread" }
+p:option{ "--noise-spread-threshold", metavar = "PCT", type = "number",
+          help = "flag sides whose spread exceeds PCT (advisory) " ..
+                 "[default: 5]" }
+p:option{ "--threshold", metavar = "PCT", type = "number",
+          help = "relative gate for every metric, in percent (instead " ..
+                 "of the registry's)" }
+p:option{ "--policy", metavar = "NAME|FILE.lua",
+          help = "comparison policy: schedtest (default), ktstr, or a " ..
+                 "Lua file" }
+p:option{ "--fail-threshold", metavar = "N", type = "integer", default = 5,
+          check = function(v) return v >= 0, "must be 0 or more" end,
+          help = "fail when at least N metrics regress (1 = any, 0 = count " ..
+                 "gate off)" }
+p:option{ "--must-fail", metavar = "M1,M2",
+          help = "fail when any of these metrics regresses, whatever the " ..
+                 "count" }
+p:flag{ "--all-metrics", help = "also show stable and under-sampled rows" }
+p:option{ "--format", metavar = "FORMAT", default = "text",
+          choices = { "text", "markdown", "json", "html", "junit" },
+          help = "report format" }
+p:option{ "--output", metavar = "FILE",
+          help = "write the report to FILE (the terminal still gets the " ..
+                 "text summary)" }
+p:option{ "--html", metavar = "FILE",
+          help = "also write the HTML report to FILE" }
+p:option{ "--jobs", metavar = "N", type = "integer",
+          check = function(v) return v >= 1, "must be at least 1" end,
+          help = "VMs in parallel for non-performance tests (passed on)" }
+p:option{ "--runs-root", metavar = "DIR",
+          help = "pool directory [default: $SCHEDTEST_RUNS_ROOT, " ..
+                 "$KTSTR_RUNS_ROOT, or target/ktstr under the project]" }
+
+local opts = p:parse({ ... })
+if not opts then return 0 end
+return perf.main(opts)
