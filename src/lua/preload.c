@@ -12,6 +12,8 @@ static const luaL_Reg preloaded[] = {
     {"schedtest.error", luaopen_schedtest_error},
     {"schedtest.host", luaopen_schedtest_host},
     {"schedtest.fs", luaopen_schedtest_fs},
+    {"schedtest.sidecar", luaopen_schedtest_sidecar},
+    {"schedtest.pool", luaopen_schedtest_pool},
     {NULL, NULL}
 };
 
