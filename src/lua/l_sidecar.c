@@ -127,6 +127,12 @@ static void to_json(lua_State *L, int idx, st_json_arena *a, st_json *out,
     }
     case LUA_TTABLE:
         break;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL) { /* sidecar.null */
+            out->type = ST_JSON_NULL;
+            return;
+        }
+        /* fall through */
     default:
         luaL_error(L, "cannot write a %s value as JSON", luaL_typename(L, idx));
         return;
@@ -201,6 +207,50 @@ static st_json *table_arg(lua_State *L, int idx)
     return root; /* valid while the arena userdata is on the stack */
 }
 /* }==================================================================== */
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const st_json *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->u.s, y->u.s, n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+static void sort_keys(st_json *v)
+{
+    if (v->type == ST_JSON_OBJECT) {
+        qsort(v->u.items, v->n, 2 * sizeof(st_json), cmp_pair);
+        for (uint32_t i = 0; i < v->n; i++)
+            sort_keys(&v->u.items[2 * i + 1]);
+    } else if (v->type == ST_JSON_ARRAY) {
+        for (uint32_t i = 0; i < v->n; i++)
+            sort_keys(&v->u.items[i]);
+    }
+}
+
+/* to_json(value) -> pretty JSON text (keys sorted; sidecar.null is null;
+ * an empty table is {}, a table marked with sidecar.array is []) */
+static int l_to_json(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "v");
+    st_json *root = table_arg(L, lua_gettop(L));
+    /* unwrap {v = value} */
+    st_json *v = &root->u.items[1];
+    sort_keys(v);
+    st_buf b;
+    st_buf_init(&b);
+    st_json_write_pretty(&b, v, 0);
+    if (b.failed) {
+        st_buf_free(&b);
+        return luaL_error(L, "out of memory");
+    }
+    lua_pushlstring(L, b.data, b.len);
+    st_buf_free(&b);
+    return 1;
+}
 
 /* decode(text) -> table */
 static int l_decode(lua_State *L)
@@ -387,6 +437,7 @@ static const luaL_Reg funcs[] = {
     {"is_sidecar_name", l_is_sidecar_name},
     {"siphash13", l_siphash13},
     {"array", l_array},
+    {"to_json", l_to_json},
     {NULL, NULL}
 };
 
@@ -398,5 +449,7 @@ int luaopen_schedtest_sidecar(lua_State *L)
     luaL_newlib(L, funcs);
     lua_pushvalue(L, -2);
     lua_setfield(L, -2, "array_mt");
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
     return 1;
 }
