@@ -71,6 +71,15 @@ int luaopen_schedtest_proc(lua_State *L);
 int luaopen_schedtest_git(lua_State *L);
 int luaopen_schedtest_kernel(lua_State *L);
 int luaopen_schedtest_initramfs(lua_State *L);
+int luaopen_schedtest_sidecar(lua_State *L);
+int luaopen_schedtest_pool(lua_State *L);
+
+/* JSON trees (l_sidecar.c): push one as Lua values (arrays carry the
+ * schedtest.json.array metatable, null is nil); read and decode a file,
+ * pushing the table or the failure triple (returns the result count). */
+struct st_json;
+void luax_pushjson(lua_State *L, const struct st_json *v);
+int luax_readjson(lua_State *L, const char *path);
 
 /* Put every luaopen_schedtest_* into package.preload. [-0, +0, e] */
 void luax_preload(lua_State *L);

@@ -17,6 +17,8 @@ static const luaL_Reg preloaded[] = {
     {"schedtest.git", luaopen_schedtest_git},
     {"schedtest.kernel", luaopen_schedtest_kernel},
     {"schedtest.initramfs", luaopen_schedtest_initramfs},
+    {"schedtest.sidecar", luaopen_schedtest_sidecar},
+    {"schedtest.pool", luaopen_schedtest_pool},
     {NULL, NULL}
 };
 

@@ -1,0 +1,91 @@
+local sidecar = require "schedtest.sidecar"
+local fs = require "schedtest.fs"
+local S = require "helpers.sidecars"
+
+describe("schedtest.sidecar", function()
+  local tmp
+  before_each(function() tmp = assert(fs.tempdir("st-sc-")) end)
+  after_each(function() fs.remove_tree(tmp) end)
+
+  it("round-trips write -> read -> write byte for byte", function()
+    local path = assert(sidecar.write(S.make(), { runs_root = tmp }))
+    local text = assert(fs.read_file(path))
+    local back = assert(sidecar.read(path))
+    assert.are.equal(text, assert(sidecar.encode(back)))
+    -- and once more through decode
+    assert.are.equal(text, assert(sidecar.encode(assert(sidecar.decode(text)))))
+  end)
+
+  it("names the file and run dir like ktstr", function()
+    local t = S.make()
+    local path = assert(sidecar.write(t, { runs_root = tmp }))
+    local want = tmp .. "/6.12.9-abc1234/sched_perf_positive-"
+      .. sidecar.variant_hash(t) .. ".ktstr.json"
+    assert.are.equal(want, path)
+    assert.are.equal(16, #sidecar.variant_hash(t))
+    -- commits and host do not change the hash
+    assert.are.equal(sidecar.variant_hash(t),
+      sidecar.variant_hash(S.make { project_commit = "fff0000", host = {} }))
+    assert.are_not.equal(sidecar.variant_hash(t),
+      sidecar.variant_hash(S.make { topology = "2n2l4c1t" }))
+    -- options override the directory parts; missing parts are "unknown"
+    local anon = S.make()
+    anon.kernel_version, anon.project_commit = nil, nil
+    path = assert(sidecar.write(anon, { runs_root = tmp }))
+    assert.truthy(path:find("/unknown%-unknown/"))
+    path = assert(sidecar.write(t, { runs_root = tmp, kernel = "7.0",
+                                     project_commit = "1234567-dirty" }))
+    assert.truthy(path:find("/7%.0%-1234567%-dirty/"))
+  end)
+
+  it("writes every schema field, null and [] when empty", function()
+    local t = S.make()
+    t.kvm_stats, t.monitor, t.host, t.verifier_stats = nil, nil, nil, nil
+    local text = assert(sidecar.encode(t))
+    assert.truthy(text:find('"kvm_stats": null', 1, true))
+    assert.truthy(text:find('"monitor": null', 1, true))
+    assert.truthy(text:find('"host": null', 1, true))
+    assert.truthy(text:find('"verifier_stats": []', 1, true))
+    assert.falsy(text:find('host_dilation', 1, true))
+    assert.truthy(text:find('"worst_gap_ms": 15,', 1, true))
+    assert.truthy(text:find('"user_time_ns": 17508213019.0', 1, true))
+    -- schedtest's extra host keys come after ktstr's, sorted
+    local h = assert(sidecar.encode(S.make()))
+    local a = h:find('"kernel_cmdline"', 1, true)
+    local b = h:find('"accelerator": "kvm"', 1, true)
+    local c = h:find('"vm_vcpus": 4', 1, true)
+    assert.truthy(a and b and c and a < b and b < c)
+  end)
+
+  it("rejects wrong field types with the field named", function()
+    local r, msg, code = sidecar.encode(S.make { passed = "yes" })
+    assert.is_nil(r)
+    assert.are.equal("EINVAL", code)
+    assert.truthy(msg:find("passed", 1, true))
+    r, msg = sidecar.encode(S.make { test_name = false })
+    assert.is_nil(r)
+    assert.truthy(msg:find("test_name", 1, true))
+  end)
+
+  it("explicit dir: SCHEDTEST_SIDECAR_DIR semantics through opts.dir", function()
+    local own = tmp .. "/own"
+    fs.mkdir_p(own)
+    assert(fs.write_atomic(own .. "/keep.ktstr.json", "{}"))
+    local p = assert(sidecar.write(S.make(), { dir = own }))
+    assert.are.equal(own, p:match("^(.*)/[^/]+$"))
+    assert.truthy(fs.stat(own .. "/keep.ktstr.json"))
+  end)
+
+  it("decode reports byte offsets", function()
+    local r, msg, code = sidecar.decode('{"a": [1, 2,, 3]}')
+    assert.is_nil(r)
+    assert.are.equal("EPARSE", code)
+    assert.truthy(msg:find("byte 12", 1, true))
+  end)
+
+  it("exposes SipHash-1-3 and the runs root", function()
+    assert.are.equal("8264ceeccb16bcbe", sidecar.siphash13("siphash"))
+    assert.is_true(sidecar.is_sidecar_name("a-1.ktstr.json"))
+    assert.is_false(sidecar.is_sidecar_name("a.json"))
+  end)
+end)
