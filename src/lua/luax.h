@@ -66,6 +66,7 @@ void luax_clear_interrupted(void);
 int luaopen_schedtest_error(lua_State *L);
 int luaopen_schedtest_host(lua_State *L);
 int luaopen_schedtest_fs(lua_State *L);
+int luaopen_schedtest_stats(lua_State *L);
 
 /* Put every luaopen_schedtest_* into package.preload. [-0, +0, e] */
 void luax_preload(lua_State *L);

@@ -12,6 +12,7 @@ static const luaL_Reg preloaded[] = {
     {"schedtest.error", luaopen_schedtest_error},
     {"schedtest.host", luaopen_schedtest_host},
     {"schedtest.fs", luaopen_schedtest_fs},
+    {"schedtest.stats", luaopen_schedtest_stats},
     {NULL, NULL}
 };
 
