@@ -15,7 +15,7 @@ PREFIX  ?= /usr/local
 DEB_PACKAGES := build-essential pkg-config git \
 	liblua5.4-dev lua5.4 lua-cjson lua-busted \
 	libgit2-dev libgsl-dev libreadline-dev libcmocka-dev \
-	qemu-system-x86 python3
+	qemu-system-x86 python3 python3-scipy
 
 PKGS      := lua5.4 libgit2 gsl readline
 CORE_PKGS := libgit2 gsl
