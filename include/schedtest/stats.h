@@ -58,6 +58,12 @@ int st_stats_describe(st_stats_desc *out, const double *x, size_t n);
  */
 int st_stats_quantile(double *out, const double *x, size_t n, double p);
 
+/**
+ * Quantile of Student's t with `dof` > 0 degrees of freedom at `p` in
+ * (0, 1), polished by Newton steps on GSL's CDF (accurate to ~1e-15).
+ */
+int st_stats_t_quantile(double *out, double p, double dof);
+
 /** Result of a t-test (Welch or paired). */
 typedef struct {
     double t;          /**< statistic; 0 for identical samples */

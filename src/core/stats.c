@@ -630,6 +630,16 @@ static double t_quantile(double p, double nu)
     return x;
 }
 
+int st_stats_t_quantile(double *out, double p, double dof)
+{
+    if (!(p > 0 && p < 1))
+        return st_error_set(ST_EINVAL, "probability %g must be in (0, 1)", p);
+    if (!(dof > 0) || !isfinite(dof))
+        return st_error_set(ST_EINVAL, "dof %g must be finite and > 0", dof);
+    *out = t_quantile(p, dof);
+    return 0;
+}
+
 static double mde_of(size_t n, double cv, double alpha, double power,
                      int sides)
 {

@@ -333,6 +333,18 @@ static int l_stats_n_for(lua_State *L)
     return 1;
 }
 
+/* t_quantile(p, dof) -> number */
+static int l_stats_t_quantile(lua_State *L)
+{
+    double q;
+    int rc = st_stats_t_quantile(&q, luaL_checknumber(L, 1),
+                                 luaL_checknumber(L, 2));
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_pushnumber(L, q);
+    return 1;
+}
+
 static int l_stats_gsl_version(lua_State *L)
 {
     lua_pushstring(L, st_stats_gsl_version());
@@ -351,6 +363,7 @@ static const luaL_Reg funcs[] = {
     {"adjust", l_stats_adjust},
     {"mde", l_stats_mde},
     {"n_for", l_stats_n_for},
+    {"t_quantile", l_stats_t_quantile},
     {"gsl_version", l_stats_gsl_version},
     {NULL, NULL}
 };
