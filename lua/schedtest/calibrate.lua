@@ -42,7 +42,10 @@ function M.wilson(k, n)
   local den = 1 + z * z / n
   local centre = (p + z * z / (2 * n)) / den
   local half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-  return p, math.max(0, centre - half), math.min(1, centre + half)
+  local lo, hi = math.max(0, centre - half), math.min(1, centre + half)
+  if k == 0 then lo = 0 end -- exact ends (rounding leaves ~1e-18)
+  if k == n then hi = 1 end
+  return p, lo, hi
 end
 
 --- Registry for the synthetic metrics: every metric is a lower-is-better
