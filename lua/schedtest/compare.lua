@@ -461,7 +461,12 @@ function M.run(opts)
         local skip = not wanted(entry) or entry.suppressed
           or (entry.kind == "PerPhase" and phase == nil)
           or (entry.kind == "PerRunDistribution" and mode == "scalar")
-        if decl and mode == "scalar" then skip = true end
+        if mode == "scalar" then
+          -- declared gates are evaluated only in noise mode (§2.4): the
+          -- metric is still compared with the registry's gates
+          decl = nil
+          if phase ~= nil then skip = true end
+        end
         if not skip then
           local va, ua = values_of(ra, name, phase)
           local vb, ub = values_of(rb, name, phase)
@@ -596,6 +601,11 @@ function M.run(opts)
   result.gate = { fails = fails and true or false, reasons = reasons or {},
                   fail_threshold = fail_threshold }
   result.exit_code = result.gate.fails and 1 or 0
+  -- the overall word of ktstr's noise footer (§3.6)
+  local improved = fail_threshold >= 1 and totals.improvements > 0
+                   and totals.improvements >= fail_threshold
+  result.overall = result.gate.fails and (improved and "REGRESSED + IMPROVED" or "REGRESSED")
+                   or (improved and "IMPROVED" or "STABLE")
   return result
 end
 

@@ -116,6 +116,10 @@ describe("compare.run in scalar mode (ktstr §2.3)", function()
     local r = run{ rows = rows, mode = "scalar" }
     assert.are.equal(1, #r.notes)
     assert.matches("noise mode", r.notes[1])
+    -- the metric is still compared, with the registry's 10 % gate
+    assert.are.equal("stable", find(r, "lat").verdict)
+    assert.is_false(find(r, "lat").gate.declared)
+    assert.are.equal(0, r.declared.regressions)
   end)
 end)
 
@@ -283,6 +287,8 @@ describe("compare.run gate_fails", function()
     local r = run{ rows = pool(5) }
     assert.are.equal(5, r.fail_threshold)
     assert.are.equal(1, r.exit_code)
+    assert.are.equal("REGRESSED", r.overall)
+    assert.are.equal("STABLE", run{ rows = pool(4) }.overall)
     assert.matches("fail threshold 5", r.gate.reasons[1])
   end)
 
