@@ -19,6 +19,7 @@ local M = {}
 
 local EPS = 1e-9
 local huge = math.huge
+local bootstrap_row -- defined below
 
 --- Dimensions of a row, in ktstr's order; `throughput_denomination` also
 --- keys pairing (spec §3.4).
@@ -306,6 +307,24 @@ local function noise_stats(row)
   end
 end
 
+-- Optional seeded bootstrap CIs of the relative change of the mean and of
+-- the median (opts.bootstrap = true or {resamples=, level=, seed=}).
+bootstrap_row = function(row, how)
+  how = type(how) == "table" and how or {}
+  local o = { resamples = how.resamples or 2000, level = how.level or 0.95,
+              seed = how.seed or 1 }
+  for _, stat in ipairs{ "mean", "median" } do
+    o.stat = stat
+    local ci, msg = stats.bootstrap(row.a.values, row.b.values, o)
+    if ci then
+      row["boot_" .. stat] = { estimate = ci.estimate, lo = ci.lo, hi = ci.hi,
+                               level = o.level, resamples = ci.resamples }
+    else
+      row.notes[#row.notes + 1] = "bootstrap " .. stat .. ": " .. msg
+    end
+  end
+end
+
 local function evaluate_materiality(row)
   local g = row.gate
   local dabs = math.abs(row.delta)
@@ -575,6 +594,7 @@ function M.run(opts)
   for _, row in ipairs(result.rows) do
     if mode == "noise" and not row.insufficient then
       row.ci_lo, row.ci_hi = rel_ci(row, ctx.level or ctx.alpha)
+      if opts.bootstrap then bootstrap_row(row, opts.bootstrap) end
     end
     local v, reason = verdict(row, ctx)
     v = v or M.STABLE

@@ -136,6 +136,15 @@ describe("compare.run in noise mode (ktstr §3.5)", function()
     assert.are.equal(1, #r.regressions)
   end)
 
+  it("adds seeded bootstrap intervals on request", function()
+    local r = run{ rows = runs("lat", A5, scaled(1.2)), bootstrap = { resamples = 500, seed = 9 } }
+    local x = find(r, "lat")
+    assert.is_true(x.boot_mean.lo > 0.15 and x.boot_mean.hi < 0.25)
+    assert.is_true(math.abs(x.boot_median.estimate - 0.2) < 1e-12)
+    local again = find(run{ rows = runs("lat", A5, scaled(1.2)), bootstrap = { resamples = 500, seed = 9 } }, "lat")
+    assert.are.same(x.boot_mean, again.boot_mean)
+  end)
+
   it("gives improvement, stable, informational and NOISY", function()
     local rows = concat(runs("tput", A5, scaled(1.3)), runs("lat", A5, { 100.2, 99.8, 101, 99.4, 100 }),
                         runs("info", A5, scaled(2)), runs("peak", A5, { 150 }))
@@ -364,5 +373,31 @@ describe("schedtest.policy loader", function()
     assert.has_error(function() policy.load{ fail_threshold = "5" } end)
     assert.has_error(function() policy.load{ adjust = "bonferroni" } end)
     assert.has_error(function() policy.load("nope") end, "unknown policy 'nope' (built in: ktstr, schedtest; or give a FILE.lua)")
+  end)
+end)
+
+describe("docs/policies.md walk-through policy", function()
+  it("loads from a file and decides", function()
+    local f = assert(io.open("docs/policies.md"))
+    local text = f:read("a")
+    f:close()
+    local code = text:match("```lua\n(%-%- ci/latency%-policy%.lua.-)```")
+    assert.is_string(code)
+    local path = os.tmpname() .. ".lua"
+    f = assert(io.open(path, "w"))
+    f:write(code)
+    f:close()
+    local p = policy.load(path)
+    os.remove(path)
+    assert.are.equal("latency", p.name)
+    local rows = concat(runs("worst_p99_wake_latency_us", A5, scaled(1.3)),
+                        runs("tput", A5, scaled(0.5)))
+    local r = run{ policy = p, rows = rows }
+    assert.are.equal("REGRESSION", find(r, "worst_p99_wake_latency_us").verdict)
+    assert.is_nil(find(r, "tput"))              -- not selected
+    assert.are.equal(1, r.exit_code)            -- must-fail
+    -- one outlier run: Welch and Mann-Whitney disagree
+    r = run{ policy = p, rows = runs("worst_p99_wake_latency_us", A5, { 99, 101, 100, 100.5, 400 }) }
+    assert.are_not.equal("REGRESSION", find(r, "worst_p99_wake_latency_us").verdict)
   end)
 end)
