@@ -552,6 +552,12 @@ function M.run(opts)
       end
     end
   end
+  -- keys where both sides had only excluded rows
+  for key in pairs(excluded_keys.a) do
+    if excluded_keys.b[key] and not groups.a[key] and not groups.b[key] then
+      result.excluded_pairs = result.excluded_pairs + 1
+    end
+  end
   for side, keys in pairs(result.unpaired) do
     if #keys > 0 then
       warn("%d pairing key(s) only on side %s (no partner)", #keys, side:upper())

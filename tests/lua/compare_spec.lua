@@ -200,9 +200,12 @@ describe("compare.run exclusions and coverage", function()
 
   it("counts a pair whose side only has excluded rows", function()
     local rows = { row{ commit = "A", test = "t9", metrics = { lat = 1 } },
-                   row{ commit = "B", test = "t9", passed = false, metrics = { lat = 1 } } }
+                   row{ commit = "B", test = "t9", passed = false, metrics = { lat = 1 } },
+                   row{ commit = "A", test = "t8", skipped = true, metrics = { lat = 1 } },
+                   row{ commit = "B", test = "t8", skipped = true, metrics = { lat = 1 } } }
     local r = run{ rows = rows }
-    assert.are.equal(1, r.excluded_pairs)
+    assert.are.equal(2, r.excluded_pairs)
+    assert.are.equal(0, #r.unpaired.a)
     assert.are.equal(0, #r.rows)
   end)
 
