@@ -8,7 +8,7 @@
 --
 -- Each trial builds one A/A pool (both sides drawn from the same
 -- distributions) and one A/B pool (the same, but `changed` metrics of the
--- first test are worse by `effect` on side B), runs compare.run over each
+-- first test(s) are worse by `effect` on side B), runs compare.run over each
 -- with every policy, and counts: A/A gate failures (false fails), A/B
 -- detections of the changed metrics (verdict REGRESSION), and A/B gate
 -- failures.  Rates come with 95 % Wilson intervals.
@@ -72,8 +72,8 @@ local function world(o, rng)
   local lo, hi = math.log(o.cv_min), math.log(o.cv_max)
   for t = 1, o.tests do
     for m = 1, o.metrics do
-      local changed = t == 1 and m <= o.changed
       local idx = (t - 1) * o.metrics + m
+      local changed = idx <= o.changed -- the first K metrics, test by test
       local dist = o.dist
       if dist == "mixed" then dist = idx % 2 == 0 and "lognormal" or "normal" end
       w[#w + 1] = {
@@ -137,6 +137,8 @@ function M.run(opts)
   end
   for _ = 1, o.trials do
     local w = world(o, rng)
+    local changed = {}
+    for _, m in ipairs(w) do if m.changed then changed[m.test .. "/" .. m.name] = true end end
     local aa = pool(o, rng, w, 0)
     local ab = pool(o, rng, w, o.effect)
     for _, p in ipairs(pols) do
@@ -151,7 +153,7 @@ function M.run(opts)
       r = compare.run(common)
       if r.gate.fails then p.ab_fail = p.ab_fail + 1 end
       for _, row in ipairs(r.rows) do
-        if row.test == "t1" and tonumber(row.metric:match("^m(%d+)")) <= o.changed then
+        if changed[row.test .. "/" .. row.metric] then
           p.changed_total = p.changed_total + 1
           if row.verdict == compare.REGRESSION then p.detected = p.detected + 1 end
         end
