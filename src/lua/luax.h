@@ -80,6 +80,7 @@ int luaopen_schedtest_pool(lua_State *L);
 struct st_json;
 void luax_pushjson(lua_State *L, const struct st_json *v);
 int luax_readjson(lua_State *L, const char *path);
+int luaopen_schedtest_stats(lua_State *L);
 
 /* Put every luaopen_schedtest_* into package.preload. [-0, +0, e] */
 void luax_preload(lua_State *L);

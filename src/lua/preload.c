@@ -19,6 +19,7 @@ static const luaL_Reg preloaded[] = {
     {"schedtest.initramfs", luaopen_schedtest_initramfs},
     {"schedtest.sidecar", luaopen_schedtest_sidecar},
     {"schedtest.pool", luaopen_schedtest_pool},
+    {"schedtest.stats", luaopen_schedtest_stats},
     {NULL, NULL}
 };
 

@@ -1,121 +1,206 @@
-local sidecar = require "schedtest.sidecar"
-local fs = require "schedtest.fs"
-local sh = require "helpers.sh"
-local S = require "helpers.sidecars"
+-- schedtest.stats against SciPy reference values (tests/fixtures/stats/
+-- make_reference.py writes reference.json), plus the documented behaviour on
+-- degenerate input.
+local stats = require "schedtest.stats"
+local cjson = require "cjson"
 
-local function stats(args, env)
-  local argv = { "stats" }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
-  return sh.schedtest_run(argv, { env = env })
+local REL = 1e-9
+
+local function load_reference()
+  local f = assert(io.open("tests/fixtures/stats/reference.json"))
+  local ref = cjson.decode(f:read("a"))
+  f:close()
+  return ref
 end
 
-describe("schedtest stats", function()
-  local tmp
-  setup(function()
-    tmp = assert(fs.tempdir("st-stats-"))
-    assert(sidecar.write(S.make(), { runs_root = tmp }))
-    local t = S.make { test_name = "other", kernel_version = "6.14.2",
-                       scheduler = "eevdf", cpu_budget = 2 }
-    t.host, t.resolve_source = nil, nil
-    assert(sidecar.write(t, { runs_root = tmp }))
-    -- the hand-written spec §1.5 sidecar, in its own run dir
-    fs.mkdir_p(tmp .. "/7.0.14-6be77c7")
-    assert(fs.write_atomic(tmp .. "/7.0.14-6be77c7/hand.ktstr.json",
-      assert(fs.read_file("tests/fixtures/sidecars-good/hand-written.ktstr.json"))))
-  end)
-  teardown(function() fs.remove_tree(tmp) end)
+local function num(v)
+  if v == "inf" then return math.huge end
+  if v == "-inf" then return -math.huge end
+  return v
+end
 
-  it("list-values --json matches the values the sidecars contain", function()
-    local r = stats({ "list-values", "--json" }, { SCHEDTEST_RUNS_ROOT = tmp })
-    assert.are.equal(0, r.code, r.err)
-    assert.are.equal("", r.err)
-    local v = assert(sidecar.decode(r.out))
-    assert.are.same({ "6.12.9", "6.14.2", "7.0.14" }, v.kernel)
-    assert.are.same({ "6be77c7", "abc1234" }, v.commit)
-    assert.are.same({ 2, 4 }, v.cpu_budget)
-    assert.are.same({ "eevdf", "perf_scx", "scx_demo" }, v.scheduler)
-    assert.are.same({ "auto_built", "path" }, v.resolve_source) -- + null
-    assert.are.same({ "local" }, v.source)
-    assert.are.same({}, v.kernel_commit)                        -- [null]
-    assert.truthy(r.out:find('"kernel_commit": %[%s*null%s*%]'))
-    assert.truthy(r.out:find('"path",%s*null'))
-    assert.are.same({ "Schbench", "SpinWait" }, v.work_type)
-    -- --dir on one run directory
-    r = stats { "list-values", "--json", "--dir", tmp .. "/7.0.14-6be77c7" }
-    assert.are.same({ "7.0.14" }, assert(sidecar.decode(r.out)).kernel)
+-- |got - want| <= REL * |want| (or exact for 0 and infinities)
+local function close(got, want, what)
+  want = num(want)
+  if want == nil or want == cjson.null then
+    assert(got == nil, what .. ": expected nil, got " .. tostring(got))
+    return
+  end
+  assert(type(got) == "number", what .. ": expected " .. want .. ", got " .. tostring(got))
+  if want == got then return end
+  local err = math.abs(got - want)
+  assert(err <= REL * math.abs(want) or err <= 1e-300,
+         string.format("%s: got %.17g, want %.17g (rel %.3g)", what, got, want,
+                       err / math.abs(want)))
+end
+
+local ref = load_reference()
+
+describe("schedtest.stats against SciPy", function()
+  it("covers at least 20 datasets", function()
+    assert.is_true(#ref.datasets >= 20)
   end)
 
-  it("list shows runs newest first with RUN TESTS DATE ARCH", function()
-    os.execute("touch -d '2020-01-01' " .. sh.quote(tmp .. "/6.14.2-abc1234"))
-    local r = stats({ "list" }, { SCHEDTEST_RUNS_ROOT = tmp })
-    assert.are.equal(0, r.code, r.err)
-    local lines = {}
-    for l in r.out:gmatch("[^\n]+") do lines[#lines + 1] = l end
-    assert.truthy(lines[1]:match("^RUN%s+TESTS%s+DATE%s+ARCH$"))
-    assert.are.equal(4, #lines)
-    assert.truthy(lines[4]:match("^6%.14%.2%-abc1234%s+1%s+2026%-07%-04T23:28:34Z%s+%-$"), r.out)
-    assert.truthy(r.out:find("7%.0%.14%-6be77c7%s+1%s+2026%-07%-04T23:28:34Z%s+x86_64"))
-  end)
+  for _, ds in ipairs(ref.datasets) do
+    describe(ds.name, function()
+      it("describes both samples", function()
+        for side, x in pairs{ a = ds.a, b = ds.b } do
+          local want = ds["describe_" .. side]
+          local got = assert(stats.describe(x))
+          assert.are.equal(want.n, got.n)
+          for _, k in ipairs{ "mean", "var", "sd", "min", "max", "median", "mad",
+                              "cv", "spread_pct" } do
+            close(got[k], want[k], side .. "." .. k)
+          end
+          local q = assert(stats.quantile(x, want.quantiles.p))
+          for i, w in ipairs(want.quantiles.q) do close(q[i], w, side .. ".q" .. i) end
+        end
+      end)
 
-  it("list-metrics prints the registry, --json dumps it", function()
-    local r = stats { "list-metrics" }
-    assert.are.equal(0, r.code)
-    assert.truthy(r.out:find("NAME%s+POLARITY%s+DEFAULT_ABS%s+DEFAULT_REL%s+UNIT"))
-    assert.truthy(r.out:find("worst_spread%s+lower%s+5%s+0.25%s+%%"))
-    local _, n = r.out:gsub("\n", "")
-    assert.are.equal(127, n)
-    r = stats { "list-metrics", "--json" }
-    local all = assert(sidecar.decode(r.out))
-    assert.are.equal(126, #all)
-    assert.are.equal("worst_spread", all[1].name)
-  end)
+      it("Welch t-test", function()
+        local got, msg, code = stats.welch(ds.a, ds.b)
+        if ds.welch.error then
+          assert.is_nil(got); assert.are.equal(ds.welch.error, code); assert.is_string(msg)
+          return
+        end
+        assert(got, msg)
+        for _, k in ipairs{ "t", "dof", "p", "p_less", "p_greater" } do
+          if ds.welch[k] then close(got[k], ds.welch[k], "welch." .. k) end
+        end
+      end)
 
-  it("show-host prints the first host context of a run", function()
-    local r = stats({ "show-host", "--run", "6.12.9-abc1234" },
-                    { SCHEDTEST_RUNS_ROOT = tmp })
-    assert.are.equal(0, r.code, r.err)
-    assert.truthy(r.out:find("accelerator: kvm", 1, true))
-    assert.truthy(r.out:find("sched_tunables.sched_rr_timeslice_ms: 100", 1, true))
-    r = stats({ "show-host", "--run", "6.14.2-abc1234" },
-              { SCHEDTEST_RUNS_ROOT = tmp })
-    assert.are.equal(1, r.code)
-    r = stats({ "show-host", "--run", "nope" }, { SCHEDTEST_RUNS_ROOT = tmp })
-    assert.are.equal(2, r.code)
-    r = stats { "show-host" }
-    assert.are.equal(2, r.code)
-    assert.truthy(r.err:find("--run", 1, true))
-  end)
+      it("disjoint bands", function()
+        assert.are.equal(ds.disjoint, stats.disjoint(ds.a, ds.b))
+      end)
 
-  it("explain-sidecar classifies null optional fields", function()
-    local r = stats({ "explain-sidecar", "--run", "6.14.2-abc1234", "--dir", tmp })
-    assert.are.equal(0, r.code, r.err)
-    assert.truthy(r.out:find("walked 1 sidecar file(s), parsed 1 valid", 1, true))
-    assert.truthy(r.out:find("host%s+None %(actionable%)"))
-    assert.truthy(r.out:find("payload%s+None %(expected%)"))
-    r = stats { "explain-sidecar", "--run", "6.14.2-abc1234", "--dir", tmp, "--json" }
-    local j = assert(sidecar.decode(r.out))
-    assert.are.equal("1", j._schema_version)
-    assert.are.same({ walked = 1, valid = 1, errors = 0, io_errors = 0 }, j._walk)
-    local names = {}
-    for _, n in ipairs(j.fields[1].none) do names[n.field] = n.class end
-    assert.are.equal("actionable", names.host)
-    assert.are.equal("actionable", names.resolve_source)
-    assert.is_nil(names.project_commit)
-  end)
+      it("Mann-Whitney U", function()
+        local got = assert(stats.mann_whitney(ds.a, ds.b))
+        local want = ds.mann_whitney
+        assert.are.equal(want.method, got.method)
+        for _, k in ipairs{ "u", "p", "p_less", "p_greater" } do
+          if want[k] then close(got[k], want[k], "mwu." .. k) end
+        end
+      end)
 
-  it("has --help everywhere and usage errors exit 2", function()
-    for _, c in ipairs { "list", "list-values", "list-metrics", "show-host",
-                         "explain-sidecar", "errors" } do
-      local r = stats { c, "--help" }
-      assert.are.equal(0, r.code, c)
-      assert.truthy(r.out:find("usage: schedtest stats " .. c, 1, true))
+      if ds.paired_t then
+        it("paired t-test", function()
+          local got, _, code = stats.paired_t(ds.a, ds.b)
+          if ds.paired_t.error then assert.are.equal(ds.paired_t.error, code) return end
+          for _, k in ipairs{ "t", "dof", "p", "p_less", "p_greater" } do
+            if ds.paired_t[k] then close(got[k], ds.paired_t[k], "paired." .. k) end
+          end
+        end)
+
+        it("Wilcoxon signed-rank", function()
+          local got = assert(stats.wilcoxon(ds.a, ds.b))
+          local want = ds.wilcoxon
+          assert.are.equal(want.method, got.method)
+          for _, k in ipairs{ "w_plus", "p", "p_less", "p_greater" } do
+            if want[k] then close(got[k], want[k], "wilcoxon." .. k) end
+          end
+        end)
+      end
+    end)
+  end
+
+  it("Benjamini-Hochberg and Holm adjustments", function()
+    for i, v in ipairs(ref.adjust) do
+      local bh, holm = assert(stats.adjust(v.p, "bh")), assert(stats.adjust(v.p, "holm"))
+      for j = 1, #v.p do
+        close(bh[j], v.bh[j], "bh" .. i .. "." .. j)
+        close(holm[j], v.holm[j], "holm" .. i .. "." .. j)
+      end
     end
-    assert.are.equal(0, stats({ "--help" }).code)
-    local r = stats { "frobnicate" }
-    assert.are.equal(2, r.code)
-    assert.truthy(r.err:find("unknown command", 1, true))
-    assert.are.equal(2, stats({ "list-values", "--bogus" }).code)
-    r = stats({ "list-values", "--dir", tmp .. "/missing" })
-    assert.are.equal(2, r.code)
+  end)
+
+  it("detectable change and needed n", function()
+    for _, c in ipairs(ref.power) do
+      if c.mde then
+        close(stats.mde{ n = c.n, cv = c.cv, alpha = c.alpha, power = c.power, sides = c.sides },
+              c.mde, "mde n=" .. c.n)
+      else
+        local n, _, code = stats.n_for{ change = c.change, cv = c.cv, alpha = c.alpha,
+                                        power = c.power, sides = c.sides }
+        if c.n_for == cjson.null then
+          assert.are.equal("ERANGE", code) -- more than max_n (1000) runs
+        else
+          assert.are.equal(c.n_for, n)
+        end
+      end
+    end
+  end)
+end)
+
+describe("schedtest.stats on degenerate input", function()
+  it("rejects NaN and infinity with EDOMAIN, naming the index", function()
+    local v, msg, code = stats.describe{ 1, 0 / 0, 3 }
+    assert.is_nil(v); assert.are.equal("EDOMAIN", code); assert.matches("%[2%]", msg)
+    v, msg, code = stats.welch({ 1, 2, math.huge }, { 1, 2, 3 })
+    assert.is_nil(v); assert.are.equal("EDOMAIN", code)
+    assert.are.equal("EDOMAIN", select(3, stats.mann_whitney({ 0 / 0 }, { 1 })))
+  end)
+
+  it("needs two values for a variance", function()
+    local d = assert(stats.describe{ 7 })
+    assert.are.equal(7, d.mean); assert.is_nil(d.var); assert.is_nil(d.sd); assert.is_nil(d.cv)
+    assert.are.equal(0, d.spread_pct)
+    assert.are.equal("EDOMAIN", select(3, stats.welch({ 1 }, { 1, 2 })))
+    assert.are.equal("EDOMAIN", select(3, stats.describe{}))
+  end)
+
+  it("gives p = 1 with a note for identical constant samples", function()
+    local r = assert(stats.welch({ 4, 4, 4 }, { 4, 4 }))
+    assert.are.equal(1, r.p); assert.are.equal(0, r.t); assert.is_string(r.note)
+    r = assert(stats.mann_whitney({ 4, 4 }, { 4, 4, 4 }))
+    assert.are.equal(1, r.p); assert.is_string(r.note)
+    r = assert(stats.wilcoxon({ 1, 2 }, { 1, 2 }))
+    assert.are.equal(1, r.p); assert.are.equal(0, r.n)
+  end)
+
+  it("refuses a t-test between two different constants", function()
+    local v, msg, code = stats.welch({ 1, 1 }, { 2, 2 })
+    assert.is_nil(v); assert.are.equal("EDOMAIN", code); assert.matches("disjoint", msg)
+    assert.is_true(stats.disjoint({ 1, 1 }, { 2, 2 }))
+  end)
+
+  it("spread is infinite around a zero mean", function()
+    assert.are.equal(math.huge, stats.describe{ -1, 1 }.spread_pct)
+  end)
+
+  it("raises on misuse", function()
+    assert.has_error(function() stats.describe{ "x" } end)
+    assert.has_error(function() stats.paired_t({ 1, 2 }, { 1 }) end)
+    assert.has_error(function() stats.bootstrap({ 1, 2 }, { 1, 2 }, { bogus = 1 }) end)
+    assert.has_error(function() stats.adjust({ 0.1 }, "bonferroni") end)
+  end)
+
+  it("rejects p-values outside [0, 1]", function()
+    assert.are.equal("EDOMAIN", select(3, stats.adjust({ 0.5, 1.5 }, "bh")))
+  end)
+end)
+
+describe("schedtest.stats bootstrap", function()
+  local a = { 100, 102, 98, 101, 99, 103, 97 }
+  local b = { 110, 112, 108, 111, 109, 113, 107 }
+
+  it("is reproducible for one seed and differs across seeds", function()
+    local r1 = assert(stats.bootstrap(a, b, { seed = 42, resamples = 2000 }))
+    local r2 = assert(stats.bootstrap(a, b, { seed = 42, resamples = 2000 }))
+    local r3 = assert(stats.bootstrap(a, b, { seed = 43, resamples = 2000 }))
+    assert.are.equal(r1.lo, r2.lo); assert.are.equal(r1.hi, r2.hi)
+    assert.is_true(r1.lo ~= r3.lo or r1.hi ~= r3.hi)
+  end)
+
+  it("brackets the observed relative change of means and of medians", function()
+    for _, stat in ipairs{ "mean", "median" } do
+      local r = assert(stats.bootstrap(a, b, { stat = stat, resamples = 2000 }))
+      assert.is_true(math.abs(r.estimate - 0.1) < 1e-12)
+      assert.is_true(r.lo < r.estimate and r.estimate < r.hi)
+      assert.is_true(r.lo > 0.05 and r.hi < 0.15)
+    end
+  end)
+
+  it("refuses a zero baseline", function()
+    assert.are.equal("EDOMAIN", select(3, stats.bootstrap({ -1, 1 }, { 2, 3 })))
   end)
 end)
