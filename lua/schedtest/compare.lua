@@ -60,7 +60,9 @@ local function max_of(t)
 end
 
 local function row_iter(rows)
-  if type(rows) == "table" and type(rows.rows) == "function" then
+  -- A pool or view (userdata or table) with a rows() iterator.
+  local ok, it = pcall(function() return rows.rows end)
+  if ok and type(it) == "function" then
     return rows:rows()
   end
   assert(type(rows) == "table", "compare.run: rows must be an array of rows or a pool")

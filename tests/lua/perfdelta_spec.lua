@@ -1,0 +1,146 @@
+-- perf-delta in cached mode over real git repositories and pools written
+-- by the real sidecar writer; flag validation before anything runs.
+local sh = require "helpers.sh"
+local gitfix = require "helpers.gitfix"
+local S = require "helpers.sidecars"
+local sidecar = require "schedtest.sidecar"
+local fs = require "schedtest.fs"
+
+-- Write `runs` sidecars of test `name` for `commit` into the project's
+-- pool, one run per subdirectory (readers walk one level below run dirs).
+local function write_runs(dir, commit, name, values)
+  for i, v in ipairs(values) do
+    local t = S.make({ test_name = name, project_commit = commit })
+    t.stats.worst_p99_wake_latency_us = v.p99 or t.stats.worst_p99_wake_latency_us
+    t.stats.total_iterations = v.iters or t.stats.total_iterations
+    t.stats.worst_gap_ms = v.gap or t.stats.worst_gap_ms
+    t.kernel_version = "6.12.117"
+    local leaf = string.format("%s/target/ktstr/6.12.117-%s/run%d", dir,
+                               commit, i)
+    assert(fs.mkdir_p(leaf))
+    assert(sidecar.write(t, { dir = leaf }))
+  end
+end
+
+local function perf_delta(dir, args)
+  local argv = { "perf-delta" }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  return sh.schedtest_run(argv, { cwd = dir, env = { PWD = dir,
+    SCHEDTEST_RUNS_ROOT = dir .. "/target/ktstr", NO_COLOR = "1",
+    GITHUB_BASE_REF = "" } })
+end
+
+describe("perf-delta flag validation", function()
+  it("rejects misuse before touching anything, exit 2", function()
+    local cases = {
+      { { "--noise-adjust", "1", "--kernel", "x" }, "must be at least 2" },
+      { { "--noise-adjust", "3" }, "--noise-adjust needs --kernel" },
+      { { "--threshold", "5", "--policy", "ktstr" }, "exclusive" },
+      { { "-E", "foo" }, "would be ignored without --noise-adjust" },
+      { { "--", "--features", "x" }, "would be ignored without" },
+      { { "--must-fail", "worst_p99_wake_latncy_us" },
+        "did you mean 'worst_p99_wake_latency_us'" },
+      { { "--must-fail", "total_phase_iterations" }, "rate component" },
+      { { "--format", "pdf" }, "must be one of" },
+    }
+    for _, c in ipairs(cases) do
+      local r = sh.schedtest_run((function()
+        local a = { "perf-delta" }
+        for _, x in ipairs(c[1]) do a[#a + 1] = x end
+        return a
+      end)(), { cwd = "/" })
+      assert.are.equal(2, r.code, table.concat(c[1], " ") .. ": " .. r.err)
+      assert.matches(c[2], r.err, 1, true)
+    end
+  end)
+
+  it("documents every flag and the exit codes in --help", function()
+    local r = sh.schedtest_run({ "perf-delta", "--help" })
+    assert.are.equal(0, r.code)
+    for _, flag in ipairs({ "--base", "--base-ref", "--default-branch", "-E",
+        "--relevant", "--kernel", "--noise-adjust", "--noise-spread-threshold",
+        "--threshold", "--policy", "--fail-threshold", "--must-fail",
+        "--all-metrics", "--format", "--output", "--jobs" }) do
+      assert.matches(flag, r.out, 1, true)
+    end
+    assert.matches("[default: 5]", r.out, 1, true)
+    assert.matches("exit status: 0 pass", r.out, 1, true)
+  end)
+end)
+
+describe("perf-delta cached mode", function()
+  local dir, ids, base, head
+  before_each(function()
+    dir, ids = gitfix.branches()
+    base, head = gitfix.short(ids.c2), gitfix.short(ids.f2)
+  end)
+  after_each(function() gitfix.cleanup(dir) end)
+
+  it("passes when nothing changed", function()
+    local same = { { p99 = 50 }, { p99 = 51 }, { p99 = 52 } }
+    write_runs(dir, base, "perf_a", same)
+    write_runs(dir, head, "perf_a", same)
+    local r = perf_delta(dir, {})
+    assert.are.equal(0, r.code, r.err)
+    assert.matches("averaged across 3 runs (" .. base .. ") and 3 runs (" ..
+                   head .. ")", r.out, 1, true)
+    assert.matches("summary: 0 regressions", r.out, 1, true)
+    assert.matches("gate: pass", r.out, 1, true)
+  end)
+
+  it("fails on a regression with --fail-threshold 1 and names it", function()
+    write_runs(dir, base, "perf_a", { { p99 = 50, gap = 15 } })
+    write_runs(dir, head, "perf_a", { { p99 = 500, gap = 15 } })
+    local r = perf_delta(dir, { "--fail-threshold", "1" })
+    assert.are.equal(1, r.code, r.out .. r.err)
+    assert.matches("worst_p99_wake_latency_us.-REGRESSION", r.out)
+    assert.matches("gate: FAIL", r.out, 1, true)
+    -- the count gate off: passes; a must-fail metric brings it back
+    assert.are.equal(0, perf_delta(dir, { "--fail-threshold", "0" }).code)
+    local m = perf_delta(dir, { "--fail-threshold", "0", "--must-fail",
+                                "worst_p99_wake_latency_us" })
+    assert.are.equal(1, m.code)
+    assert.matches("must-fail metric worst_p99_wake_latency_us regressed",
+                   m.out, 1, true)
+  end)
+
+  it("writes the other formats to --output", function()
+    write_runs(dir, base, "perf_a", { { p99 = 50 } })
+    write_runs(dir, head, "perf_a", { { p99 = 500 } })
+    for _, fmt in ipairs({ "json", "markdown", "junit", "html" }) do
+      local out = dir .. "/report." .. fmt
+      local r = perf_delta(dir, { "--fail-threshold", "1", "--format", fmt,
+                                  "--output", out })
+      assert.are.equal(1, r.code, r.err)
+      local text = assert(fs.read_file(out))
+      assert.matches("worst_p99_wake_latency_us", text, 1, true)
+    end
+    local doc = require("cjson").decode(fs.read_file(dir .. "/report.json"))
+    assert.are.equal(base, doc.sides.a.label)
+    assert.are.equal(head, doc.sides.b.label)
+  end)
+
+  it("says which commits the pool holds when a side is empty", function()
+    write_runs(dir, base, "perf_a", { { p99 = 50 } })
+    write_runs(dir, head .. "-dirty", "perf_a", { { p99 = 50 } })
+    local r = perf_delta(dir, {})
+    assert.are.equal(2, r.code)
+    assert.matches("no sidecars for the HEAD commit " .. head, r.err, 1, true)
+    assert.matches("did you mean '" .. head .. "-dirty'?", r.err, 1, true)
+  end)
+
+  it("refuses a baseline that is HEAD", function()
+    local r = perf_delta(dir, { "--base", "HEAD" })
+    assert.are.equal(2, r.code)
+    assert.matches("resolves to HEAD", r.err, 1, true)
+  end)
+
+  it("says what to do outside a git repository", function()
+    local tmp = assert(fs.tempdir("pd-norepo-"))
+    local r = sh.schedtest_run({ "perf-delta" }, { cwd = tmp,
+                                                   env = { PWD = tmp } })
+    fs.remove_tree(tmp)
+    assert.are.equal(2, r.code)
+    assert.matches("not inside a git repository", r.err, 1, true)
+  end)
+end)
