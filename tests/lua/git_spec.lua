@@ -22,6 +22,7 @@ describe("schedtest.git", function()
     for _, d in ipairs(dirs) do fix.cleanup(d) end
     dirs = {}
   end)
+  teardown(function() fix.cleanup_template() end)
 
   describe("open", function()
     it("says when a directory is not inside a repository", function()
