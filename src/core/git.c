@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -595,6 +596,13 @@ static int write_tree(writer *w, git_repository *r, const git_tree *tree,
         const git_tree_entry *e = git_tree_entry_byindex(tree, i);
         const char *name = git_tree_entry_name(e);
         git_filemode_t mode = git_tree_entry_filemode(e);
+        /* libgit2 reads such trees; git itself refuses to check them out
+         * because they would escape or turn the checkout into a repo. */
+        if (!name[0] || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+            strcasecmp(name, ".git") == 0)
+            return st_error_set(ST_EGIT, "tree %s has an unsafe entry '%s' "
+                                "in '/%s'; refusing to check it out",
+                                w->co->tree, name, w->path);
         if (plen + strlen(name) + 2 > sizeof w->path)
             return st_error_set(ST_ERANGE, "path too long: %s/%s", w->path,
                                 name);

@@ -22,6 +22,7 @@ describe("schedtest.git", function()
     for _, d in ipairs(dirs) do fix.cleanup(d) end
     dirs = {}
   end)
+  teardown(function() fix.cleanup_template() end)
 
   describe("open", function()
     it("says when a directory is not inside a repository", function()
@@ -202,6 +203,16 @@ describe("schedtest.git", function()
       assert.matches("default branch 'nope' not found", msg, 1, true)
     end)
 
+    it("says when there is no common ancestor", function()
+      local d = track(fix.branches())
+      sh(d, "git checkout -q --orphan lonely && git commit -qm alone")
+      local r <close> = assert(git.open(d))
+      local b, msg, code = r:resolve_baseline { base_ref = "main" }
+      assert.is_nil(b)
+      assert.are.equal("EGITNOBASE", code)
+      assert.matches("no common ancestor", msg, 1, true)
+    end)
+
     it("tells a shallow clone to fetch the full history", function()
       local up = track(fix.branches())
       local d = track(assert(fs.tempdir("schedtest-shallow-")))
@@ -363,6 +374,19 @@ describe("schedtest.git", function()
       assert.are.same({}, fs.list(out))
     end)
 
+    it("refuses a tree with a .git entry", function()
+      local d = track(fix.branches())
+      local out = track(assert(fs.tempdir("schedtest-co-test-")))
+      local tree = sh(d, "b=$(git hash-object -w a.txt) && " ..
+        "printf '100644 blob %s\\t.git\\n100644 blob %s\\tok\\n' $b $b | git mktree")
+      local r <close> = assert(git.open(d))
+      local co, msg, code = r:checkout(tree, out .. "/x")
+      assert.is_nil(co)
+      assert.are.equal("EGIT", code)
+      assert.matches("unsafe entry '.git'", msg, 1, true)
+      assert.are.same({}, fs.list(out))
+    end)
+
     it("never deletes a target that is not ours", function()
       local d = track(fix.branches())
       local out = track(assert(fs.tempdir("schedtest-co-test-")))
@@ -437,6 +461,29 @@ describe("schedtest.git", function()
       assert.is_true(exists(out .. "/held"))
       assert.is_false(exists(dir))
       assert.is_false(exists(dir .. ".lock"))
+    end)
+    it("stops waiting for a busy lock on Ctrl-C", function()
+      local d = track(fix.branches())
+      local out = track(assert(fs.tempdir("schedtest-co-test-")))
+      local dir = out .. "/co"
+      local r <close> = assert(git.open(d))
+      local held <close> = assert(r:checkout("main", dir))
+      local code = string.format([[
+        local r = assert(require("schedtest.git").open(%q))
+        io.open(%q, "w"):close()
+        local co <close> = assert(r:checkout("main", %q, { wait = true }))
+        print("got the lock")
+      ]], d, out .. "/waiting", dir)
+      local res = shh.run({ "sh", "-c",
+        q(SCHEDTEST) .. " -e " .. q(code) .. " & pid=$!; " ..
+        "i=0; while [ ! -e " .. q(out .. "/waiting") .. " ] && [ $i -lt 200 ]; " ..
+        "do sleep 0.05; i=$((i+1)); done; sleep 0.2; kill -INT $pid; wait $pid" })
+      assert.are_not.equal(0, res.code)
+      assert.matches("interrupted", res.err)
+      assert.are.equal("", res.out)
+      assert.are.equal("m\n", fs.read_file(dir .. "/main-only.txt"))
+      assert.is_true(held:close())
+      assert.is_false(exists(dir))
     end)
   end)
 

@@ -46,8 +46,25 @@ function M.init()
 end
 
 --- main: c1 -- c2 -- c3(main);  feature from c2: f1 -- f2(feature,
--- checked out).  Returns dir and a table of commit ids.
+-- checked out).  Returns dir and a table of commit ids.  Built once per
+-- process (commits are reproducible) and copied for every caller.
+local template, template_ids
 function M.branches()
+  if not template then template, template_ids = M.build_branches() end
+  local dir = assert(fs.tempdir("schedtest-git-"))
+  M.sh(dir, "cp -a " .. M.q(template) .. "/. .")
+  local ids = {}
+  for k, v in pairs(template_ids) do ids[k] = v end
+  return dir, ids
+end
+
+--- Remove the template of M.branches (call from a spec's teardown).
+function M.cleanup_template()
+  if template then fs.remove_tree(template) end
+  template, template_ids = nil, nil
+end
+
+function M.build_branches()
   local dir = M.init()
   local ids = {}
   M.write(dir, "a.txt", "one\n")
