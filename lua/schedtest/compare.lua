@@ -289,6 +289,46 @@ local function rel_ci(row, alpha)
   return r - half, r + half
 end
 
+-- Round of a row for paired analysis: opts.rounds is a function(row) or
+-- "auto" (the trailing number of run_dir, as perf-delta's interleaved
+-- leaves perf-delta-noise-{base,head}-{short}-{i} carry).
+local function round_of(row, how)
+  if type(how) == "function" then return how(row) end
+  if type(row.run_dir) == "string" then
+    local i = row.run_dir:match("%-(%d+)/*$")
+    return i and tonumber(i)
+  end
+  return nil
+end
+
+-- Paired tests over the rounds both sides ran (interleaved A/B rounds share
+-- drift, which a paired test removes).  Sets row.paired or leaves it nil.
+local function paired_stats(row, ua, ub, va, vb, how)
+  local by_round = {}
+  for i, r in ipairs(ua) do
+    local k = round_of(r, how)
+    if k == nil or by_round[k] then return end -- unknown or repeated round
+    by_round[k] = { a = va[i] }
+  end
+  local seen = {}
+  for i, r in ipairs(ub) do
+    local k = round_of(r, how)
+    if k == nil or seen[k] then return end
+    seen[k] = true
+    if by_round[k] then by_round[k].b = vb[i] end
+  end
+  local keys = {}
+  for k, v in pairs(by_round) do if v.b then keys[#keys + 1] = k end end
+  if #keys < 2 then return end
+  table.sort(keys)
+  local a, b = {}, {}
+  for i, k in ipairs(keys) do a[i], b[i] = by_round[k].a, by_round[k].b end
+  local t = stats.paired_t(a, b)
+  local w = stats.wilcoxon(a, b)
+  row.paired = { n = #keys, p_t = t and t.p, p_wilcoxon = w and w.p,
+                 wilcoxon_method = w and w.method }
+end
+
 -- Statistics of one metric row (noise mode).
 local function noise_stats(row)
   local a, b = row.a, row.b
@@ -524,6 +564,9 @@ function M.run(opts)
               evaluate_materiality(row)
               if mode == "noise" then
                 noise_stats(row)
+                if opts.rounds and not row.insufficient then
+                  paired_stats(row, ua, ub, va, vb, opts.rounds)
+                end
                 if not row.insufficient then
                   row.high_spread = row.a.spread_pct > spread_threshold
                                     or row.b.spread_pct > spread_threshold

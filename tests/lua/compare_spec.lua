@@ -145,6 +145,25 @@ describe("compare.run in noise mode (ktstr §3.5)", function()
     assert.are.same(x.boot_mean, again.boot_mean)
   end)
 
+  it("pairs interleaved rounds when asked", function()
+    -- a drift shared by both sides in each round hides the change from
+    -- Welch but not from the paired tests
+    local drift = { 0, 40, 80, 120, 160, 200 }
+    local rows = {}
+    for i, d in ipairs(drift) do
+      rows[#rows + 1] = row{ commit = "A", metrics = { lat = 100 + d + (i % 2) } }
+      rows[#rows].run_dir = "/runs/perf-delta-noise-base-abc-" .. (i - 1)
+      rows[#rows + 1] = row{ commit = "B", metrics = { lat = 110 + d + i / 10 } }
+      rows[#rows].run_dir = "/runs/perf-delta-noise-head-def-" .. (i - 1)
+    end
+    local x = find(run{ rows = rows, rounds = "auto" }, "lat")
+    assert.is_true(x.p > 0.5)
+    assert.are.equal(6, x.paired.n)
+    assert.is_true(x.paired.p_t < 1e-4)
+    assert.are.equal(0.03125, x.paired.p_wilcoxon) -- exact, 6 of 6 positive
+    assert.is_nil(find(run{ rows = rows }, "lat").paired)
+  end)
+
   it("gives improvement, stable, informational and NOISY", function()
     local rows = concat(runs("tput", A5, scaled(1.3)), runs("lat", A5, { 100.2, 99.8, 101, 99.4, 100 }),
                         runs("info", A5, scaled(2)), runs("peak", A5, { 150 }))
