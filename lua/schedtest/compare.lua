@@ -174,6 +174,12 @@ end
 
 -- ---- the built-in verdict rules ------------------------------------------------
 
+--- True when the row's polarity says which direction is worse
+--- (Informational, TargetValue and Unknown metrics are directionless).
+function M.directed(row)
+  return row.polarity == "LowerBetter" or row.polarity == "HigherBetter"
+end
+
 --- The ktstr rule (spec §2.3 scalar, §3.5 noise).  Returns verdict, reason.
 function M.ktstr_verdict(row, ctx)
   if ctx.mode == "scalar" then
@@ -186,7 +192,7 @@ function M.ktstr_verdict(row, ctx)
                        or "not separated (Welch p >= alpha, bands overlap)"
     end
   end
-  if row.polarity == "Informational" then return M.INFORMATIONAL, "directionless metric" end
+  if not M.directed(row) then return M.INFORMATIONAL, "directionless metric" end
   if row.worse then return M.REGRESSION, "worse by a material, separated amount" end
   return M.IMPROVEMENT, "better by a material, separated amount"
 end

@@ -67,7 +67,7 @@ function P.verdict(row, ctx)
   end
   local abs_ok = reach_any * math.abs(row.a.mean) >= g.abs
   if significant and reach_any >= g.rel and abs_ok then
-    if row.polarity == "Informational" then
+    if not compare.directed(row) then
       return compare.INFORMATIONAL, "directionless metric"
     end
     if row.worse then
@@ -79,7 +79,7 @@ function P.verdict(row, ctx)
   if significant then
     return compare.STABLE, "significant but smaller than the materiality gate"
   end
-  if row.polarity ~= "Informational" and reach_worse >= g.rel then
+  if compare.directed(row) and reach_worse >= g.rel then
     power_advice(row, ctx)
     local advice = row.suggested_n and string.format("; about %d runs per side would detect it", row.suggested_n)
                    or "; more than 1000 runs per side would be needed"
