@@ -16,6 +16,7 @@ local entries = {
           suppressed = true },
   big = { name = "big", polarity = "LowerBetter", kind = "Gauge", gauge = "Avg", abs = 1000, rel = 0.10 },
   ph = { name = "ph", polarity = "LowerBetter", kind = "PerPhase", abs = 0, rel = 0.10 },
+  unk = { name = "unk", polarity = "Unknown", kind = "Gauge", abs = 0, rel = 0.10 },
 }
 local registry = {
   lookup = function(name)
@@ -83,6 +84,9 @@ describe("compare.run in scalar mode (ktstr §2.3)", function()
     assert.are.equal("improvement", find(r, "tput", "t1").verdict)
     assert.are.equal("informational", find(r, "info", "t1").verdict)
     assert.are.equal("stable", find(r, "big", "t1").verdict) -- |delta| 50 < abs 1000
+    local u = run{ rows = { row{ commit = "A", metrics = { unk = 1 } },
+                            row{ commit = "B", metrics = { unk = 2 } } }, mode = "scalar" }
+    assert.are.equal("informational", find(u, "unk").verdict)
     assert.are.equal("stable", find(r, "lat", "t2").verdict)   -- 5 % < 10 %
     assert.are.equal("REGRESSION", find(r, "tput", "t2").verdict)
     assert.are.equal(2, r.totals.regressions)
