@@ -343,6 +343,12 @@ describe("the schedtest policy", function()
     assert.are.equal("gate", r.adjust.method)
   end)
 
+  it("handles a zero baseline", function()
+    local r = run{ policy = "schedtest", rows = runs("lat", { 0, 0, 0 }, { 5, 6, 5.5 }) }
+    assert.are.equal("REGRESSION", find(r, "lat").verdict)
+    assert.are.equal(math.huge, find(r, "lat").rel)
+  end)
+
   it("says INCONCLUSIVE with the detectable change and a suggested n", function()
     local r = run{ policy = "schedtest",
                    rows = runs("lat", { 100, 130, 80, 110 }, { 105, 140, 90, 100 }) }

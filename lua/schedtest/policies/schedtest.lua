@@ -65,7 +65,14 @@ function P.verdict(row, ctx)
     elseif row.polarity == "LowerBetter" then reach_worse = hi
     else reach_worse = 0 end
   end
-  local abs_ok = reach_any * math.abs(row.a.mean) >= g.abs
+  -- the absolute gate on the same reach (a baseline of ~0 has no relative
+  -- interval: the delta itself is the reach)
+  local abs_ok
+  if lo == nil then
+    abs_ok = math.abs(row.delta) >= g.abs
+  else
+    abs_ok = reach_any * math.abs(row.a.mean) >= g.abs
+  end
   if significant and reach_any >= g.rel and abs_ok then
     if not compare.directed(row) then
       return compare.INFORMATIONAL, "directionless metric"
