@@ -248,7 +248,7 @@ end
 
 -- Per-run values of `name` on one side's rows (phase: a step_index).
 local function values_of(rows, name, phase)
-  local vals, used = {}, {}
+  local vals, used, bad = {}, {}, 0
   for _, r in ipairs(rows) do
     local v
     if phase == nil then
@@ -258,9 +258,13 @@ local function values_of(rows, name, phase)
         if ph.step_index == phase and ph.metrics then v = ph.metrics[name] end
       end
     end
-    if finite(v) then vals[#vals + 1] = v; used[#used + 1] = r end
+    if finite(v) then
+      vals[#vals + 1] = v; used[#used + 1] = r
+    elseif v ~= nil then
+      bad = bad + 1
+    end
   end
-  return vals, used
+  return vals, used, bad
 end
 
 local function side_summary(entry, vals, used, mode)
@@ -418,7 +422,7 @@ function M.run(opts)
     rows = {}, coverage = {}, unpaired = { a = {}, b = {} },
     excluded = { failed = 0, skipped = 0, inconclusive = 0, expected_failure = 0,
                  a = 0, b = 0 },
-    excluded_pairs = 0, omitted = 0, warnings = {}, notes = {},
+    excluded_pairs = 0, omitted = 0, nonfinite = 0, warnings = {}, notes = {},
     declared = { regressions = 0, evaluated = 0, unevaluated = {} },
     fail_threshold = fail_threshold, must_fail = opts.must_fail or policy.must_fail or {},
   }
@@ -533,8 +537,11 @@ function M.run(opts)
           if phase ~= nil then skip = true end
         end
         if not skip then
-          local va, ua = values_of(ra, name, phase)
-          local vb, ub = values_of(rb, name, phase)
+          local va, ua, bad_a = values_of(ra, name, phase)
+          local vb, ub, bad_b = values_of(rb, name, phase)
+          if bad_a + bad_b > 0 then
+            result.nonfinite = result.nonfinite + bad_a + bad_b
+          end
           if #va == 0 and #vb == 0 then
             -- nothing on either side
           elseif #va == 0 or #vb == 0 then
@@ -600,6 +607,10 @@ function M.run(opts)
           "%s: declared perf-delta gates are evaluated only in noise mode", key)
       end
     end
+  end
+  if result.nonfinite > 0 then
+    warn("%d NaN or infinite metric value(s) ignored (the runs count as missing for that metric)",
+         result.nonfinite)
   end
   -- keys where both sides had only excluded rows
   for key in pairs(excluded_keys.a) do

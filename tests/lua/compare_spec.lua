@@ -200,6 +200,15 @@ describe("compare.run in noise mode (ktstr §3.5)", function()
     assert.are.equal(0, find(r, "lat").p)
   end)
 
+  it("ignores NaN and infinite values with a warning, never a NaN verdict", function()
+    local r = run{ rows = runs("lat", { 100, 0 / 0, 101, 99 }, { 120, math.huge, 121, 119 }) }
+    local x = find(r, "lat")
+    assert.are.equal(3, x.a.n)
+    assert.are.equal("REGRESSION", x.verdict)
+    assert.are.equal(2, r.nonfinite)
+    assert.matches("NaN or infinite", table.concat(r.warnings, "\n"))
+  end)
+
   it("omits metrics that are ~0 on both sides", function()
     local r = run{ rows = runs("lat", { 0, 0 }, { 0, 1e-12 }) }
     assert.are.equal(0, #r.rows)
