@@ -176,6 +176,12 @@ end
 
 -- ---- the built-in verdict rules ------------------------------------------------
 
+--- True when the row's polarity says which direction is worse
+--- (Informational, TargetValue and Unknown metrics are directionless).
+function M.directed(row)
+  return row.polarity == "LowerBetter" or row.polarity == "HigherBetter"
+end
+
 --- The ktstr rule (spec §2.3 scalar, §3.5 noise).  Returns verdict, reason.
 function M.ktstr_verdict(row, ctx)
   if ctx.mode == "scalar" then
@@ -188,7 +194,7 @@ function M.ktstr_verdict(row, ctx)
                        or "not separated (Welch p >= alpha, bands overlap)"
     end
   end
-  if row.polarity == "Informational" then return M.INFORMATIONAL, "directionless metric" end
+  if not M.directed(row) then return M.INFORMATIONAL, "directionless metric" end
   if row.worse then return M.REGRESSION, "worse by a material, separated amount" end
   return M.IMPROVEMENT, "better by a material, separated amount"
 end
@@ -244,7 +250,7 @@ end
 
 -- Per-run values of `name` on one side's rows (phase: a step_index).
 local function values_of(rows, name, phase)
-  local vals, used = {}, {}
+  local vals, used, bad = {}, {}, 0
   for _, r in ipairs(rows) do
     local v
     if phase == nil then
@@ -254,9 +260,13 @@ local function values_of(rows, name, phase)
         if ph.step_index == phase and ph.metrics then v = ph.metrics[name] end
       end
     end
-    if finite(v) then vals[#vals + 1] = v; used[#used + 1] = r end
+    if finite(v) then
+      vals[#vals + 1] = v; used[#used + 1] = r
+    elseif v ~= nil then
+      bad = bad + 1
+    end
   end
-  return vals, used
+  return vals, used, bad
 end
 
 local function side_summary(entry, vals, used, mode)
@@ -289,6 +299,46 @@ local function rel_ci(row, alpha)
   local half = tq * se / math.abs(a.mean)
   local r = row.delta / math.abs(a.mean)
   return r - half, r + half
+end
+
+-- Round of a row for paired analysis: opts.rounds is a function(row) or
+-- "auto" (the trailing number of run_dir, as perf-delta's interleaved
+-- leaves perf-delta-noise-{base,head}-{short}-{i} carry).
+local function round_of(row, how)
+  if type(how) == "function" then return how(row) end
+  if type(row.run_dir) == "string" then
+    local i = row.run_dir:match("%-(%d+)/*$")
+    return i and tonumber(i)
+  end
+  return nil
+end
+
+-- Paired tests over the rounds both sides ran (interleaved A/B rounds share
+-- drift, which a paired test removes).  Sets row.paired or leaves it nil.
+local function paired_stats(row, ua, ub, va, vb, how)
+  local by_round = {}
+  for i, r in ipairs(ua) do
+    local k = round_of(r, how)
+    if k == nil or by_round[k] then return end -- unknown or repeated round
+    by_round[k] = { a = va[i] }
+  end
+  local seen = {}
+  for i, r in ipairs(ub) do
+    local k = round_of(r, how)
+    if k == nil or seen[k] then return end
+    seen[k] = true
+    if by_round[k] then by_round[k].b = vb[i] end
+  end
+  local keys = {}
+  for k, v in pairs(by_round) do if v.b then keys[#keys + 1] = k end end
+  if #keys < 2 then return end
+  table.sort(keys)
+  local a, b = {}, {}
+  for i, k in ipairs(keys) do a[i], b[i] = by_round[k].a, by_round[k].b end
+  local t = stats.paired_t(a, b)
+  local w = stats.wilcoxon(a, b)
+  row.paired = { n = #keys, p_t = t and t.p, p_wilcoxon = w and w.p,
+                 wilcoxon_method = w and w.method }
 end
 
 -- Statistics of one metric row (noise mode).
@@ -374,7 +424,7 @@ function M.run(opts)
     rows = {}, coverage = {}, unpaired = { a = {}, b = {} },
     excluded = { failed = 0, skipped = 0, inconclusive = 0, expected_failure = 0,
                  a = 0, b = 0 },
-    excluded_pairs = 0, omitted = 0, warnings = {}, notes = {},
+    excluded_pairs = 0, omitted = 0, nonfinite = 0, warnings = {}, notes = {},
     declared = { regressions = 0, evaluated = 0, unevaluated = {} },
     fail_threshold = fail_threshold, must_fail = opts.must_fail or policy.must_fail or {},
   }
@@ -489,8 +539,11 @@ function M.run(opts)
           if phase ~= nil then skip = true end
         end
         if not skip then
-          local va, ua = values_of(ra, name, phase)
-          local vb, ub = values_of(rb, name, phase)
+          local va, ua, bad_a = values_of(ra, name, phase)
+          local vb, ub, bad_b = values_of(rb, name, phase)
+          if bad_a + bad_b > 0 then
+            result.nonfinite = result.nonfinite + bad_a + bad_b
+          end
           if #va == 0 and #vb == 0 then
             -- nothing on either side
           elseif #va == 0 or #vb == 0 then
@@ -526,6 +579,9 @@ function M.run(opts)
               evaluate_materiality(row)
               if mode == "noise" then
                 noise_stats(row)
+                if opts.rounds and not row.insufficient then
+                  paired_stats(row, ua, ub, va, vb, opts.rounds)
+                end
                 if not row.insufficient then
                   row.high_spread = row.a.spread_pct > spread_threshold
                                     or row.b.spread_pct > spread_threshold
@@ -553,6 +609,10 @@ function M.run(opts)
           "%s: declared perf-delta gates are evaluated only in noise mode", key)
       end
     end
+  end
+  if result.nonfinite > 0 then
+    warn("%d NaN or infinite metric value(s) ignored (the runs count as missing for that metric)",
+         result.nonfinite)
   end
   -- keys where both sides had only excluded rows
   for key in pairs(excluded_keys.a) do

@@ -543,16 +543,13 @@ int st_stats_bootstrap_rel(st_stats_ci *out, const double *a, size_t na,
 
 /* ---- multiple comparisons ------------------------------------------------ */
 
-static const double *sort_base;
-
-static int cmp_index(const void *x, const void *y)
+/* By value, then by input position, so equal p-values keep their order. */
+static int cmp_ranked_stable(const void *x, const void *y)
 {
-    double a = sort_base[*(const size_t *)x], b = sort_base[*(const size_t *)y];
-    if (a != b)
-        return (a > b) - (a < b);
-    /* stable: equal p-values keep their input order */
-    size_t i = *(const size_t *)x, j = *(const size_t *)y;
-    return (i > j) - (i < j);
+    const ranked *a = x, *b = y;
+    if (a->v != b->v)
+        return (a->v > b->v) - (a->v < b->v);
+    return (a->i > b->i) - (a->i < b->i);
 }
 
 int st_stats_adjust(double *out, const double *p, size_t n,
@@ -566,31 +563,28 @@ int st_stats_adjust(double *out, const double *p, size_t n,
                                 "p-value %zu is %g; expected a value in "
                                 "[0, 1]",
                                 i + 1, p[i]);
-    size_t *o = malloc(n * sizeof *o);
+    ranked *o = malloc(n * sizeof *o);
     if (!o)
         return st_error_set(ST_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
-        o[i] = i;
-    /* qsort has no context argument in C11; the sort is not reentrant. */
-    sort_base = p;
-    qsort(o, n, sizeof *o, cmp_index);
-    sort_base = NULL;
+        o[i] = (ranked){p[i], i};
+    qsort(o, n, sizeof *o, cmp_ranked_stable);
     double nn = (double)n;
     if (method == ST_STATS_BH) {
         double run = 1;
         for (size_t k = n; k-- > 0;) {
-            double v = p[o[k]] * nn / (double)(k + 1);
+            double v = o[k].v * nn / (double)(k + 1);
             if (v < run)
                 run = v;
-            out[o[k]] = run;
+            out[o[k].i] = run;
         }
     } else {
         double run = 0;
         for (size_t k = 0; k < n; k++) {
-            double v = clip1(p[o[k]] * (nn - (double)k));
+            double v = clip1(o[k].v * (nn - (double)k));
             if (v > run)
                 run = v;
-            out[o[k]] = run;
+            out[o[k].i] = run;
         }
     }
     free(o);

@@ -16,6 +16,7 @@ local entries = {
           suppressed = true },
   big = { name = "big", polarity = "LowerBetter", kind = "Gauge", gauge = "Avg", abs = 1000, rel = 0.10 },
   ph = { name = "ph", polarity = "LowerBetter", kind = "PerPhase", abs = 0, rel = 0.10 },
+  unk = { name = "unk", polarity = "Unknown", kind = "Gauge", abs = 0, rel = 0.10 },
 }
 local registry = {
   lookup = function(name)
@@ -83,6 +84,9 @@ describe("compare.run in scalar mode (ktstr §2.3)", function()
     assert.are.equal("improvement", find(r, "tput", "t1").verdict)
     assert.are.equal("informational", find(r, "info", "t1").verdict)
     assert.are.equal("stable", find(r, "big", "t1").verdict) -- |delta| 50 < abs 1000
+    local u = run{ rows = { row{ commit = "A", metrics = { unk = 1 } },
+                            row{ commit = "B", metrics = { unk = 2 } } }, mode = "scalar" }
+    assert.are.equal("informational", find(u, "unk").verdict)
     assert.are.equal("stable", find(r, "lat", "t2").verdict)   -- 5 % < 10 %
     assert.are.equal("REGRESSION", find(r, "tput", "t2").verdict)
     assert.are.equal(2, r.totals.regressions)
@@ -145,6 +149,25 @@ describe("compare.run in noise mode (ktstr §3.5)", function()
     assert.are.same(x.boot_mean, again.boot_mean)
   end)
 
+  it("pairs interleaved rounds when asked", function()
+    -- a drift shared by both sides in each round hides the change from
+    -- Welch but not from the paired tests
+    local drift = { 0, 40, 80, 120, 160, 200 }
+    local rows = {}
+    for i, d in ipairs(drift) do
+      rows[#rows + 1] = row{ commit = "A", metrics = { lat = 100 + d + (i % 2) } }
+      rows[#rows].run_dir = "/runs/perf-delta-noise-base-abc-" .. (i - 1)
+      rows[#rows + 1] = row{ commit = "B", metrics = { lat = 110 + d + i / 10 } }
+      rows[#rows].run_dir = "/runs/perf-delta-noise-head-def-" .. (i - 1)
+    end
+    local x = find(run{ rows = rows, rounds = "auto" }, "lat")
+    assert.is_true(x.p > 0.5)
+    assert.are.equal(6, x.paired.n)
+    assert.is_true(x.paired.p_t < 1e-4)
+    assert.are.equal(0.03125, x.paired.p_wilcoxon) -- exact, 6 of 6 positive
+    assert.is_nil(find(run{ rows = rows }, "lat").paired)
+  end)
+
   it("gives improvement, stable, informational and NOISY", function()
     local rows = concat(runs("tput", A5, scaled(1.3)), runs("lat", A5, { 100.2, 99.8, 101, 99.4, 100 }),
                         runs("info", A5, scaled(2)), runs("peak", A5, { 150 }))
@@ -175,6 +198,15 @@ describe("compare.run in noise mode (ktstr §3.5)", function()
     local r = run{ rows = runs("lat", { 100, 100, 100 }, { 120, 120, 120 }) }
     assert.are.equal("REGRESSION", find(r, "lat").verdict)
     assert.are.equal(0, find(r, "lat").p)
+  end)
+
+  it("ignores NaN and infinite values with a warning, never a NaN verdict", function()
+    local r = run{ rows = runs("lat", { 100, 0 / 0, 101, 99 }, { 120, math.huge, 121, 119 }) }
+    local x = find(r, "lat")
+    assert.are.equal(3, x.a.n)
+    assert.are.equal("REGRESSION", x.verdict)
+    assert.are.equal(2, r.nonfinite)
+    assert.matches("NaN or infinite", table.concat(r.warnings, "\n"))
   end)
 
   it("omits metrics that are ~0 on both sides", function()
@@ -318,6 +350,12 @@ describe("the schedtest policy", function()
     assert.are.equal("schedtest", r.policy)
     assert.are.equal("REGRESSION", find(r, "lat").verdict)
     assert.are.equal("gate", r.adjust.method)
+  end)
+
+  it("handles a zero baseline", function()
+    local r = run{ policy = "schedtest", rows = runs("lat", { 0, 0, 0 }, { 5, 6, 5.5 }) }
+    assert.are.equal("REGRESSION", find(r, "lat").verdict)
+    assert.are.equal(math.huge, find(r, "lat").rel)
   end)
 
   it("says INCONCLUSIVE with the detectable change and a suggested n", function()

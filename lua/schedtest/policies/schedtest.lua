@@ -65,9 +65,16 @@ function P.verdict(row, ctx)
     elseif row.polarity == "LowerBetter" then reach_worse = hi
     else reach_worse = 0 end
   end
-  local abs_ok = reach_any * math.abs(row.a.mean) >= g.abs
+  -- the absolute gate on the same reach (a baseline of ~0 has no relative
+  -- interval: the delta itself is the reach)
+  local abs_ok
+  if lo == nil then
+    abs_ok = math.abs(row.delta) >= g.abs
+  else
+    abs_ok = reach_any * math.abs(row.a.mean) >= g.abs
+  end
   if significant and reach_any >= g.rel and abs_ok then
-    if row.polarity == "Informational" then
+    if not compare.directed(row) then
       return compare.INFORMATIONAL, "directionless metric"
     end
     if row.worse then
@@ -79,7 +86,7 @@ function P.verdict(row, ctx)
   if significant then
     return compare.STABLE, "significant but smaller than the materiality gate"
   end
-  if row.polarity ~= "Informational" and reach_worse >= g.rel then
+  if compare.directed(row) and reach_worse >= g.rel then
     power_advice(row, ctx)
     local advice = row.suggested_n and string.format("; about %d runs per side would detect it", row.suggested_n)
                    or "; more than 1000 runs per side would be needed"
