@@ -6,7 +6,7 @@
 --               binary = "build/scx_vtime", args = { "--slice-us", "5000" } }
 --   test { name = "perf_pingpong", performance_mode = true, duration = 3,
 --          topology = { numa = 1, llcs = 1, cores = 2, threads = 1 },
---          cgroups = { { name = "cg0", workers = 2, work = "pingpong",
+--          cgroups = { { name = "cg0", workers = 2, work = "pipe_pingpong",
 --                        cpuset = "1" } } }
 --
 -- The file runs in a sandbox offering `scheduler`, `test` and the safe
@@ -29,8 +29,13 @@ local M = {}
 M.FILE_NAME = "schedtest.lua"
 
 --- The work types the guest agent runs (see docs/suites.md).
-M.WORK_TYPES = { "spin", "spin_wait", "yield", "pingpong", "futex_fanout",
-                 "timer", "mix" }
+-- cpu_spin: burn CPU; spin_wait: spin on a shared flag; yield_heavy: spin
+-- and sched_yield(); pipe_pingpong: pairs waking each other through pipes
+-- (wake latency; even worker counts); futex_fanout: a messenger waking the
+-- others (schbench-like wakeup and request latency); bursty: timer sleeps
+-- between bursts of work (timer latency); mix: a blend of the above.
+M.WORK_TYPES = { "cpu_spin", "spin_wait", "yield_heavy", "pipe_pingpong",
+                 "futex_fanout", "bursty", "mix" }
 
 --- The name of the kernel's built-in scheduler.
 M.BUILTIN_SCHEDULER = "eevdf"
@@ -94,7 +99,9 @@ local function string_list(v, ctx, field)
 end
 
 --- Topology from {numa=, llcs=, cores=, threads=} or "1n2l2c1t".
--- `cores` are per LLC and `llcs` per NUMA node, as in ktstr's names.
+-- `llcs` counts last-level caches in total (spread evenly over the NUMA
+-- nodes), `cores` are per LLC and `threads` per core, so the VM has
+-- llcs * cores * threads vCPUs.
 function M.parse_topology(v)
   if type(v) == "string" then
     local n, l, c, t = v:match("^(%d+)n(%d+)l(%d+)c(%d+)t$")
@@ -126,7 +133,11 @@ function M.parse_topology(v)
                   (near and (" (did you mean '" .. near .. "'?)") or "")
     end
   end
-  if out.numa * out.llcs * out.cores * out.threads > 64 then
+  if out.llcs % out.numa ~= 0 then
+    return nil, "llcs (" .. out.llcs .. ") must be a multiple of numa (" ..
+                out.numa .. "): each NUMA node gets the same LLCs"
+  end
+  if out.llcs * out.cores * out.threads > 64 then
     return nil, "more than 64 vCPUs"
   end
   return out
@@ -137,7 +148,7 @@ function M.topology_name(t)
   return string.format("%dn%dl%dc%dt", t.numa, t.llcs, t.cores, t.threads)
 end
 
-function M.vcpus(t) return t.numa * t.llcs * t.cores * t.threads end
+function M.vcpus(t) return t.llcs * t.cores * t.threads end
 
 local function topology(v, ctx, field)
   local t, why = M.parse_topology(v)
@@ -230,7 +241,7 @@ local function cpuset(v, ctx, field)
 end
 
 local CGROUP_FIELDS = { "name", "workers", "work", "cpuset", "weight",
-                        "pin", "work_args", "nice", "policy" }
+                        "fanout" }
 
 local function cgroups(v, ctx, field)
   if type(v) ~= "table" or #v == 0 then
@@ -243,8 +254,7 @@ local function cgroups(v, ctx, field)
     local c = {}
     for k in pairs(cg) do
       if type(k) ~= "string" or not ({ name = 1, workers = 1, work = 1,
-          cpuset = 1, weight = 1, pin = 1, work_args = 1, nice = 1,
-          policy = 1 })[k] then
+          cpuset = 1, weight = 1, fanout = 1 })[k] then
         ctx:unknown(f, k, CGROUP_FIELDS)
       end
     end
@@ -259,7 +269,7 @@ local function cgroups(v, ctx, field)
       ctx:fail(f .. ".workers", "expected a whole number from 1 to 256")
     end
     c.workers = w
-    local work = cg.work or "spin"
+    local work = cg.work or "cpu_spin"
     local known = false
     for _, wt in ipairs(M.WORK_TYPES) do if wt == work then known = true end end
     if not known then
@@ -276,32 +286,16 @@ local function cgroups(v, ctx, field)
       end
       c.weight = cg.weight
     end
-    if cg.pin ~= nil then c.pin = boolean(cg.pin, ctx, f .. ".pin") end
-    if cg.nice ~= nil then
-      if not is_int(cg.nice) or cg.nice < -20 or cg.nice > 19 then
-        ctx:fail(f .. ".nice", "expected a nice value from -20 to 19")
+    if cg.fanout ~= nil then
+      if not is_int(cg.fanout) or cg.fanout < 1 or cg.fanout > 256 then
+        ctx:fail(f .. ".fanout", "expected the number of workers one " ..
+                 "futex_fanout messenger wakes (1 to 256)")
       end
-      c.nice = cg.nice
+      c.fanout = cg.fanout
     end
-    if cg.policy ~= nil then
-      if cg.policy ~= "normal" and cg.policy ~= "batch" and
-         cg.policy ~= "idle" then
-        ctx:fail(f .. ".policy", "expected \"normal\", \"batch\" or \"idle\"")
-      end
-      c.policy = cg.policy
-    end
-    if cg.work_args ~= nil then
-      if type(cg.work_args) ~= "table" then
-        ctx:fail(f .. ".work_args", "expected a table of numbers")
-      else
-        c.work_args = {}
-        for k, x in pairs(cg.work_args) do
-          if type(k) ~= "string" or type(x) ~= "number" then
-            ctx:fail(f .. ".work_args", "expected name = number pairs")
-          end
-          c.work_args[k] = x
-        end
-      end
+    if c.work == "pipe_pingpong" and c.workers % 2 == 1 then
+      ctx:fail(f .. ".workers", "pipe_pingpong pairs workers: use an " ..
+               "even number")
     end
     out[i] = c
   end
@@ -309,7 +303,7 @@ local function cgroups(v, ctx, field)
 end
 
 local STEP_FIELDS = { "duration", "scheduler", "label", "sysctls",
-                      "sched_features" }
+                      "writes", "cpusets", "weights" }
 
 local function steps(v, ctx, field)
   if type(v) ~= "table" then return ctx:fail(field, "expected a list") end
@@ -319,7 +313,7 @@ local function steps(v, ctx, field)
     if type(st) ~= "table" then return ctx:fail(f, "expected a table") end
     for k in pairs(st) do
       if type(k) ~= "string" or not ({ duration = 1, scheduler = 1, label = 1,
-          sysctls = 1, sched_features = 1 })[k] then
+          sysctls = 1, writes = 1, cpusets = 1, weights = 1 })[k] then
         ctx:unknown(f, k, STEP_FIELDS)
       end
     end
@@ -333,9 +327,31 @@ local function steps(v, ctx, field)
               or tostring(st.label)
     if st.sysctls ~= nil then s.sysctls = sysctls(st.sysctls, ctx,
                                                   f .. ".sysctls") end
-    if st.sched_features ~= nil then
-      s.sched_features = string_list(st.sched_features, ctx,
-                                     f .. ".sched_features")
+    if st.writes ~= nil then s.writes = M.writes(st.writes, ctx,
+                                                 f .. ".writes") end
+    if st.cpusets ~= nil then
+      if type(st.cpusets) ~= "table" then
+        ctx:fail(f .. ".cpusets", "expected { cgroup = \"cpus\" }")
+      else
+        s.cpusets = {}
+        for cg, cpus in pairs(st.cpusets) do
+          s.cpusets[cg] = cpuset(cpus, ctx, f .. ".cpusets." .. tostring(cg))
+        end
+      end
+    end
+    if st.weights ~= nil then
+      if type(st.weights) ~= "table" then
+        ctx:fail(f .. ".weights", "expected { cgroup = weight }")
+      else
+        s.weights = {}
+        for cg, w in pairs(st.weights) do
+          if not is_int(w) or w < 1 or w > 10000 then
+            ctx:fail(f .. ".weights." .. tostring(cg),
+                     "expected a cgroup weight from 1 to 10000")
+          end
+          s.weights[cg] = w
+        end
+      end
     end
     out[i] = s
   end
@@ -403,6 +419,47 @@ local function memory(v, ctx, field)
   return v
 end
 
+--- Files to write in the guest before the run: { ["/sys/path"] = value }.
+function M.writes(v, ctx, field)
+  if type(v) ~= "table" then
+    return ctx:fail(field, "expected { [\"/sys/...\"] = value }")
+  end
+  local out = {}
+  for path, x in pairs(v) do
+    if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
+      return ctx:fail(field, "keys must be absolute guest paths, got " ..
+                      tostring(path))
+    end
+    if type(x) ~= "string" and type(x) ~= "number" then
+      return ctx:fail(field, "'" .. path .. "' must be a string or number")
+    end
+    out[path] = tostring(x)
+  end
+  return out
+end
+
+local PARAMS = { "spin_us", "sleep_us", "burst_us", "work_us" }
+
+local function params(v, ctx, field)
+  if type(v) ~= "table" then
+    return ctx:fail(field, "expected { spin_us=, sleep_us=, burst_us=, " ..
+                    "work_us= }")
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    local known = false
+    for _, p in ipairs(PARAMS) do if p == k then known = true end end
+    if not known then
+      ctx:unknown(field, k, PARAMS)
+    elseif not is_int(x) or x < 0 then
+      ctx:fail(field .. "." .. k, "expected microseconds (a whole number)")
+    else
+      out[k] = x
+    end
+  end
+  return out
+end
+
 local SCHEDULER_SPEC = {
   name = name_string, build = argv, binary = function(v, ctx, field)
     if type(v) ~= "string" or v == "" then
@@ -419,6 +476,7 @@ local TEST_SPEC = {
   topology = topology, duration = positive_number, memory_mb = memory,
   cgroups = cgroups, steps = steps, sysctls = sysctls, kargs = string_list,
   perf_delta_assertions = assertions, check = func, timeout = positive_number,
+  params = params, sched_features = string_list, writes = M.writes,
   expect_fail = boolean, description = function(v, ctx, field)
     if type(v) ~= "string" then return ctx:fail(field, "expected a string") end
     return v

@@ -24,7 +24,8 @@ test {
   topology = "1n1l2c1t",
   duration = 3,
   sysctls = { ["kernel.sched_rt_runtime_us"] = 950000 },
-  cgroups = { { name = "pp", workers = 2, work = "pingpong", cpuset = {1} } },
+  cgroups = { { name = "pp", workers = 2, work = "pipe_pingpong", cpuset = {1} } },
+  params = { work_us = 50 }, sched_features = { "HRTICK" },
   perf_delta_assertions = { { metric = "worst_p99_wake_latency_us",
                               max_regression_pct = 20 } },
 }
@@ -33,7 +34,7 @@ test {
   name = "versus_eevdf",
   steps = { { duration = 2, scheduler = "eevdf" },
             { duration = 2, scheduler = "scx_vtime" } },
-  cgroups = { { workers = 2, work = "spin" } },
+  cgroups = { { workers = 2, work = "cpu_spin" } },
   check = function(result) return true end,
 }
 ]]
@@ -68,7 +69,7 @@ describe("schedtest.suite.load", function()
 test {
   name = "t1",
   duraton = 3,
-  cgroups = { { workers = 2, work = "pingpnog" } },
+  cgroups = { { workers = 2, work = "pipe_pingpnog" } },
 }
 test { name = "t2", scheduler = "scx_vtmie", cgroups = { {} } }
 ]], function(path)
@@ -78,8 +79,8 @@ test { name = "t2", scheduler = "scx_vtmie", cgroups = { {} } }
       assert.matches(path .. ":1: test 't1': unknown field 'duraton' " ..
                      "(did you mean 'duration'?)", msg, 1, true)
       assert.matches("field 'cgroups[1].work': unknown work type " ..
-                     "'pingpnog'", msg, 1, true)
-      assert.matches("did you mean 'pingpong'?", msg, 1, true)
+                     "'pipe_pingpnog'", msg, 1, true)
+      assert.matches("did you mean 'pipe_pingpong'?", msg, 1, true)
       assert.matches(":6: test 't2': field 'scheduler': unknown scheduler " ..
                      "'scx_vtmie'", msg, 1, true)
     end)
@@ -172,7 +173,10 @@ describe("schedtest.suite topology", function()
     local t = assert(suite.parse_topology("2n2l1c1t"))
     assert.are.same({ numa = 2, llcs = 2, cores = 1, threads = 1 }, t)
     assert.are.equal("2n2l1c1t", suite.topology_name(t))
-    assert.are.equal(4, suite.vcpus(t))
+    assert.are.equal(2, suite.vcpus(t)) -- LLCs count in total
+    assert.are.equal(8, suite.vcpus(assert(suite.parse_topology("1n2l2c2t"))))
+    local _, odd = suite.parse_topology("2n3l1c1t")
+    assert.matches("multiple of numa", odd, 1, true)
     local _, why = suite.parse_topology({ numa = 1, cpus = 2 })
     assert.matches("unknown key 'cpus'", why, 1, true)
   end)
