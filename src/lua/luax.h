@@ -68,6 +68,7 @@ int luaopen_schedtest_host(lua_State *L);
 int luaopen_schedtest_fs(lua_State *L);
 int luaopen_schedtest_kernel(lua_State *L);
 int luaopen_schedtest_initramfs(lua_State *L);
+int luaopen_schedtest_vm(lua_State *L);
 
 /* Put every luaopen_schedtest_* into package.preload. [-0, +0, e] */
 void luax_preload(lua_State *L);

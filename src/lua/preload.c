@@ -14,6 +14,7 @@ static const luaL_Reg preloaded[] = {
     {"schedtest.fs", luaopen_schedtest_fs},
     {"schedtest.kernel", luaopen_schedtest_kernel},
     {"schedtest.initramfs", luaopen_schedtest_initramfs},
+    {"schedtest.vm", luaopen_schedtest_vm},
     {NULL, NULL}
 };
 
