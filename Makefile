@@ -15,7 +15,9 @@ PREFIX  ?= /usr/local
 DEB_PACKAGES := build-essential pkg-config git \
 	liblua5.4-dev lua5.4 lua-cjson lua-busted \
 	libgit2-dev libgsl-dev libreadline-dev libcmocka-dev \
-	qemu-system-x86 python3 zlib1g-dev
+	qemu-system-x86 python3 zlib1g-dev \
+	linux-source-6.12 dwarves clang-16 llvm-16 libelf-dev libssl-dev \
+	flex bison bc cpio libzstd-dev xz-utils
 
 PKGS      := lua5.4 libgit2 gsl readline zlib
 CORE_PKGS := libgit2 gsl zlib
@@ -128,7 +130,7 @@ install: $(BIN) $(AGENT)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/schedtest
 	install -d $(DESTDIR)$(PREFIX)/lib/schedtest
 	install -m 755 $(AGENT) $(DESTDIR)$(PREFIX)/lib/schedtest/schedtest-agent
-	cp -R lua scripts $(DATADIR)/
+	cp -R lua scripts kernel $(DATADIR)/
 	find $(DATADIR) -type d -exec chmod 755 {} + -o -type f -exec chmod 644 {} +
 
 uninstall:

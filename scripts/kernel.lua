@@ -119,7 +119,8 @@ local function cmd_list(rest)
     return 1
   end
   if o.json then
-    print_json(#list > 0 and list or require("cjson").empty_array)
+    -- lua-cjson 2.1 encodes an empty table as {}; a list is wanted.
+    if #list == 0 then io.write("[]\n") else print_json(list) end
     return 0
   end
   if #list == 0 then
