@@ -261,10 +261,16 @@ int st_vm_argv(char ***out, const st_vm_opts *o, st_vm_accel accel,
     add(&a, "-initrd");
     add(&a, o->initramfs);
     char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "console=ttyS0 quiet panic=-1");
+    /* tsc=reliable: the TCG guest's TSC is the host's, constant and in
+     * sync across vCPUs; without it the kernel falls back to hpet (slow
+     * to read) on multi-socket pc or to refined-jiffies (4 ms steps) on
+     * microvm, and every latency sample is quantised */
+    int n = snprintf(cmd, sizeof cmd, "console=ttyS0 quiet panic=-1 "
+                     "tsc=reliable");
     long khz = microvm ? host_tsc_khz() : 0;
     if (khz > 0)
-        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " tsc_early_khz=%ld", khz);
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " tsc_early_khz=%ld",
+                      khz);
     if (o->kargs && *o->kargs)
         snprintf(cmd + n, sizeof cmd - (size_t)n, " %s", o->kargs);
     add(&a, "-append");
@@ -639,10 +645,22 @@ static void hang(st_vm *vm, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(vm->reason, sizeof vm->reason, fmt, ap);
+    int n = vsnprintf(vm->reason, sizeof vm->reason, fmt, ap);
     va_end(ap);
     kill_group(vm);
     vm->outcome = ST_VM_HANG;
+    /* the last console lines say where the guest was */
+    char *tail;
+    if (n > 0 && (size_t)n < sizeof vm->reason &&
+        st_vm_console_tail(vm, &tail, 3) == 0) {
+        for (char *p = tail; *p; p++)
+            if (*p == '\n')
+                *p = '|';
+        if (*tail)
+            snprintf(vm->reason + n, sizeof vm->reason - (size_t)n,
+                     "; last console lines: %s", tail);
+        free(tail);
+    }
 }
 
 static void watchdog(st_vm *vm)

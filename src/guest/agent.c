@@ -542,10 +542,14 @@ static void send_hello(void)
     ncpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     struct stat sb;
     int has_scx = stat("/sys/kernel/sched_ext/state", &sb) == 0;
+    char cs[64] = "";
+    read_small("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+               cs, sizeof cs);
     rec r;
     rec_open(&r, "hello");
-    fprintf(r.f, "kernel %s\nuptime_ms %.0f\ncpus %d\nsched_ext %d\n",
-            u.release, atof(up) * 1000.0, ncpus, has_scx);
+    fprintf(r.f, "kernel %s\nuptime_ms %.0f\ncpus %d\nsched_ext %d\n"
+            "clocksource %s\n", u.release, atof(up) * 1000.0, ncpus, has_scx,
+            cs[0] ? cs : "-");
     for (int c = 0; c < ncpus; c++) {
         char p[256], pkg[32], die[32], core[32], thr[128], llc[128];
         snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
@@ -606,6 +610,19 @@ static void put_tail(FILE *f, const char *key, const char *path, size_t max)
     char *save = NULL;
     for (char *l = strtok_r(p, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
         fprintf(f, "%s %s\n", key, l);
+    free(text);
+}
+
+/* The last non-empty line of `path`, for failure reasons. */
+static void last_line(const char *path, char *out, size_t size)
+{
+    out[0] = '\0';
+    char *text = read_all(path);
+    if (!text)
+        return;
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        snprintf(out, size, "%s", l);
     free(text);
 }
 
@@ -690,13 +707,16 @@ static void start_scheduler(void)
         int st;
         if (waitpid(sched_pid, &st, WNOHANG) == sched_pid) {
             sched_pid = -1;
-            char why[128];
+            char why[600], line[400];
+            last_line(SCHED_LOG, line, sizeof line);
             if (WIFEXITED(st))
                 snprintf(why, sizeof why, "scheduler exited with status %d "
-                         "before attaching", WEXITSTATUS(st));
+                         "before attaching%s%s", WEXITSTATUS(st),
+                         line[0] ? ": " : "", line);
             else
                 snprintf(why, sizeof why, "scheduler killed by signal %d "
-                         "before attaching", WTERMSIG(st));
+                         "before attaching%s%s", WTERMSIG(st),
+                         line[0] ? ": " : "", line);
             send_sched(why);
             fail("%s", why);
         }
@@ -730,13 +750,16 @@ static const char *scheduler_lost(void)
 {
     if (sched_pid < 0)
         return NULL;
-    static char why[160];
+    static char why[600];
     int st;
     if (waitpid(sched_pid, &st, WNOHANG) == sched_pid) {
         sched_pid = -1;
-        snprintf(why, sizeof why, "scheduler exited mid-run (%s %d)",
+        char line[400];
+        last_line(SCHED_LOG, line, sizeof line);
+        snprintf(why, sizeof why, "scheduler exited mid-run (%s %d)%s%s",
                  WIFEXITED(st) ? "status" : "signal",
-                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+                 line[0] ? ": " : "", line);
         return why;
     }
     char state[64];
@@ -832,7 +855,7 @@ static struct {
     double sum_imb, max_imb, sum_nr;
     uint64_t nr_points;
     int stall;
-    char stall_reason[160];
+    char stall_reason[600];
 } mon;
 
 static void monitor_sample(FILE *samples, uint64_t t_ms)
@@ -989,6 +1012,8 @@ int main(void)
     if (strcmp(spec.fault, "fail") == 0)
         fail("fault injection: the test fails");
 
+    /* schedstats feed /proc/schedstat's yld/sched/ttwu counters */
+    write_file("/proc/sys/kernel/sched_schedstats", "1");
     apply_writes(spec.writes, spec.nwrites, "setup");
     start_scheduler();
     setup_cgroups();

@@ -157,7 +157,7 @@ static void run_spin_wait(wctx *c)
 {
     while (!c->sh->stop) {
         for (int u = 0; u < 1024; u++)
-            for (int i = 0; i < 64; i++)
+            for (int i = 0; i < 4; i++)
                 __builtin_ia32_pause();
         c->s->work_units += 1024;
         c->s->iterations++;
@@ -248,7 +248,9 @@ static void run_fan_out(wctx *c)
         return;
     }
     ag_slot *m = &sh->slots[s->peer];
-    uint32_t seen = __atomic_load_n(&m->seq, __ATOMIC_SEQ_CST);
+    /* seq is 0 until the messenger's first round: starting from 0 (not
+     * from a load) cannot miss a round that began before we got here */
+    uint32_t seen = 0;
     while (!sh->stop) {
         futex(&m->seq, FUTEX_WAIT, seen, &tmo);
         uint32_t now_seq = __atomic_load_n(&m->seq, __ATOMIC_SEQ_CST);
