@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VM_TYPE "schedtest.VM"
@@ -359,7 +360,15 @@ static void build_spec(lua_State *L, int o)
 typedef struct {
     st_vm *vm;
     char *dir;        /* our temporary directory (initramfs, VM files) */
+    double prepare_ms; /* kernel resolution + initramfs, before qemu */
 } l_vm;
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static st_vm_accel check_accel(lua_State *L, int o)
 {
@@ -663,6 +672,24 @@ static int push_result(lua_State *L, l_vm *v, int o)
         return luax_pushfail(L, rc);
     push_node(L, r);
     st_fold_free(r);
+    /* host-side costs: everything before qemu, and all but the run */
+    long wl = st_vm_stage_ms(v->vm, "workload");
+    long coll = st_vm_stage_ms(v->vm, "collect");
+    double total = v->prepare_ms + (double)st_vm_wall_ms(v->vm);
+    lua_pushinteger(L, (lua_Integer)v->prepare_ms);
+    lua_setfield(L, -2, "prepare_ms");
+    lua_pushinteger(L, (lua_Integer)total);
+    lua_setfield(L, -2, "total_ms");
+    if (wl >= 0) {
+        lua_pushinteger(L, (lua_Integer)(v->prepare_ms + (double)wl));
+        lua_setfield(L, -2, "launch_to_workload_ms");
+    }
+    if (wl >= 0 && coll >= wl) {
+        lua_pushinteger(L, coll - wl);
+        lua_setfield(L, -2, "run_ms");
+        lua_pushinteger(L, (lua_Integer)(total - (double)(coll - wl)));
+        lua_setfield(L, -2, "overhead_ms");
+    }
     if (o > 0) {
         const char *wt = NULL;
         if (lua_getfield(L, o, "cgroups") == LUA_TTABLE) {
@@ -705,9 +732,11 @@ static int start_impl(lua_State *L, int run)
     luaL_setmetatable(L, VM_TYPE);
     st_vm_opts opts;
     char *kernel = NULL;
+    double t0 = mono_ms();
     int n = prepare(L, 1, &opts, &v->dir, &kernel);
     if (n > 0)
         return n;
+    v->prepare_ms = mono_ms() - t0;
     opts.workdir = v->dir;
     int rc = st_vm_start(&v->vm, &opts);
     free(kernel);
