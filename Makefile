@@ -53,13 +53,18 @@ HOST_OBJ := $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
 CTEST_BIN := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
 BIN      := $(BUILD)/schedtest
+# The guest agent: PID 1 inside every VM, static so the initramfs needs
+# nothing else (glibc's libc.a comes with build-essential).
+AGENT     := $(BUILD)/schedtest-agent
+AGENT_SRC := $(sort $(wildcard src/guest/*.c))
+AGENT_HDR := $(sort $(wildcard src/guest/*.h))
 CORE_LIB := $(BUILD)/libschedtest-core.a
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps test test-c test-lua test-e2e bench install uninstall clean
 .DEFAULT_GOAL := all
 
-all: $(BIN)
+all: $(BIN) $(AGENT)
 
 # ---- dependencies ---------------------------------------------------------
 # The stamp depends on the Makefile, where the package list lives, so adding
@@ -86,6 +91,12 @@ $(BIN): $(HOST_OBJ) $(BIND_OBJ) $(CORE_LIB)
 	@$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(HOST_OBJ) $(BIND_OBJ) $(CORE_LIB) \
 		$(PKG_LIBS) $(CORE_LIBS)
 
+$(AGENT): $(AGENT_SRC) $(AGENT_HDR) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "LD $@ (static)"
+	@$(CC) -static -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -Isrc \
+		-o $@ $(AGENT_SRC)
+
 # C unit tests link the core and its libraries, never Lua: that keeps the
 # "core modules are plain C" boundary honest.
 $(BUILD)/tests/%: tests/c/%.c $(CORE_LIB) | $(DEPS_STAMP)
@@ -95,7 +106,7 @@ $(BUILD)/tests/%: tests/c/%.c $(CORE_LIB) | $(DEPS_STAMP)
 		-o $@ $< $(CORE_LIB) $(CORE_LIBS) $(CMOCKA_LIBS)
 
 # ---- tests ----------------------------------------------------------------
-test: $(BIN) $(CTEST_BIN)
+test: $(BIN) $(AGENT) $(CTEST_BIN)
 	@BUILD=$(BUILD) SCHEDTEST=$(BIN) SANITIZE=$(SANITIZE) sh tests/run.sh all
 
 test-c: $(CTEST_BIN)
@@ -104,24 +115,27 @@ test-c: $(CTEST_BIN)
 test-lua: $(BIN)
 	@BUILD=$(BUILD) SCHEDTEST=$(BIN) sh tests/run.sh lua
 
-test-e2e: $(BIN)
+test-e2e: $(BIN) $(AGENT)
 	@BUILD=$(BUILD) SCHEDTEST=$(BIN) sh tests/run.sh e2e
 
-bench: $(BIN)
+bench: $(BIN) $(AGENT)
 	@BUILD=$(BUILD) SCHEDTEST=$(BIN) sh bench/run.sh
 
 # ---- install --------------------------------------------------------------
 # Layout: PREFIX/bin/schedtest finds PREFIX/share/schedtest/{lua,scripts}.
 DATADIR = $(DESTDIR)$(PREFIX)/share/schedtest
 
-install: $(BIN)
+install: $(BIN) $(AGENT)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DATADIR)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/schedtest
+	install -d $(DESTDIR)$(PREFIX)/lib/schedtest
+	install -m 755 $(AGENT) $(DESTDIR)$(PREFIX)/lib/schedtest/schedtest-agent
 	cp -R lua scripts kernel $(DATADIR)/
 	find $(DATADIR) -type d -exec chmod 755 {} + -o -type f -exec chmod 644 {} +
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/schedtest
+	rm -rf $(DESTDIR)$(PREFIX)/lib/schedtest
 	rm -rf $(DATADIR)
 
 clean:

@@ -157,7 +157,7 @@ local function nproc()
 end
 
 local function isatty()
-  return run("test -t 2")
+  return host.isatty(2)
 end
 
 local function fmt_time(s)
@@ -291,6 +291,41 @@ local function build_sdk(tree, stage, jobs, log, opts)
   return true
 end
 
+local function my_pid()
+  local stat = fs.read_file("/proc/self/stat") or ""
+  return tonumber(stat:match("^(%d+)"))
+end
+
+local function pid_alive(pid)
+  return pid and fs.stat("/proc/" .. pid) ~= nil
+end
+
+-- One build at a time per cache: a lock directory holding the owner's
+-- pid (mkdir is atomic).  A lock whose owner died is taken over; a live
+-- one is waited for, since the other build may produce what we want.
+local function lock_build(build_root, opts)
+  local dir = build_root .. "/.lock"
+  assert(fs.mkdir_p(build_root))
+  local waited = false
+  while true do
+    if run("mkdir " .. quote(dir) .. " 2>/dev/null") then
+      assert(fs.write_atomic(dir .. "/pid", tostring(my_pid())))
+      return function() fs.remove_tree(dir) end, waited
+    end
+    local owner = tonumber(fs.read_file(dir .. "/pid") or "")
+    if owner and not pid_alive(owner) then
+      fs.remove_tree(dir)
+    else
+      if not waited then
+        say(opts, "kernel: waiting for another kernel build (pid %s, lock %s)",
+            tostring(owner), dir)
+      end
+      waited = true
+      run("sleep 5")
+    end
+  end
+end
+
 --- Build the sched_ext kernel, or return the cached one.
 -- opts: fragment (path), jobs (default nproc), force (rebuild), quiet,
 -- no_install (do not run apt-get), sdk (default true).
@@ -320,7 +355,26 @@ function M.build(opts)
   local cache = assert(kernel.cache_dir())
   assert(fs.mkdir_p(cache))
   local build_root = root .. "/kernel-build"
-  local tree
+  local unlock, waited = lock_build(build_root, opts)
+  if waited then -- the other build may have made exactly this kernel
+    hit = cache_entry_with_suffix("-" .. hash)
+    if hit and not opts.force then
+      unlock()
+      say(opts, "kernel: cached %s (built by the other process)",
+          hit.cache_dir)
+      return hit
+    end
+  end
+  local results = table.pack(pcall(M._build_locked, opts, fragment,
+                                   src_version, hash, root, cache, build_root))
+  unlock()
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
+function M._build_locked(opts, fragment, src_version, hash, root, cache,
+                         build_root)
+  local ok, msg, code, tree
   tree, msg, code = prepare_tree(build_root, src_version, opts)
   if not tree then return nil, msg, code end
   local stage = cache .. "/.tmp-" .. hash

@@ -213,4 +213,243 @@ function M.sidecar_of(test, res, status, reasons, ctx)
 end
 -- }==================================================================
 
+-- {==================================================================
+-- Running tests
+-- ===================================================================
+
+local function strip_sysctl(list)
+  local out = {}
+  for _, e in ipairs(list or {}) do
+    out[#out + 1] = (e:gsub("^sysctl%.", ""))
+  end
+  return out
+end
+
+--- The schedtest.vm.run options for one test.
+function M.vm_options(test, ctx)
+  local sched
+  if test.scheduler ~= suite_mod.BUILTIN_SCHEDULER then
+    local s = ctx.suite.schedulers[test.scheduler]
+    sched = { binary = ctx.binaries[test.scheduler], args = s.args or {},
+              name = s.name }
+  end
+  local steps
+  if test.steps then
+    steps = {}
+    for i, st in ipairs(test.steps) do
+      steps[i] = { duration = st.duration, label = st.label,
+                   sysctls = st.sysctls and strip_sysctl(st.sysctls),
+                   writes = st.writes, cpusets = st.cpusets,
+                   weights = st.weights }
+    end
+  end
+  local cgroups = {}
+  for i, cg in ipairs(test.cgroups or {}) do
+    cgroups[i] = { name = cg.name, workers = cg.workers, work = cg.work,
+                   cpuset = cg.cpuset, weight = cg.weight, fanout = cg.fanout }
+  end
+  return {
+    kernel = ctx.kernel.path, topology = test.topology,
+    memory_mb = test.memory_mb, scheduler = sched, duration = test.duration,
+    cgroups = cgroups, steps = steps, sysctls = strip_sysctl(test.sysctls),
+    writes = test.writes, features = test.sched_features,
+    kargs = test.kargs, params = test.params, accel = ctx.accel,
+    test_name = test.name,
+    timeouts = test.timeout and { run = test.timeout } or nil,
+  }
+end
+
+--- Turn a finished VM result into the test's record and write its
+-- sidecar.  Returns the record {test, status, reasons, wall, path}.
+function M.finish_test(test, res, ctx)
+  local reasons = M.builtin_checks(test, res)
+  local status = "pass"
+  if #reasons > 0 then
+    status = "fail"
+  else
+    local creasons
+    status, creasons = M.run_check(test, res)
+    for _, r in ipairs(creasons) do reasons[#reasons + 1] = r end
+  end
+  local record = { test = test, status = status, reasons = reasons,
+                   wall = (res.wall_ms or 0) / 1000, result = res }
+  local sidecar = require "schedtest.sidecar"
+  local tbl = M.sidecar_of(test, res, status, reasons, ctx)
+  local path, msg = sidecar.write(tbl, { dir = ctx.sidecar_dir,
+    runs_root = ctx.runs_root, kernel = ctx.kernel.version,
+    project_commit = ctx.project_commit })
+  if path then
+    record.path = path
+  else
+    record.status = "fail"
+    record.reasons[#record.reasons + 1] = "cannot write the sidecar: " .. msg
+  end
+  if test.expect_fail and status == "fail" then record.status = "pass" end
+  return record
+end
+
+local function fmt_s(s) return string.format("%.1fs", s) end
+
+-- Live progress on a terminal, one plain line per test otherwise.
+local function reporter(out, total, tty)
+  local started = os.time()
+  local done = 0
+  local self = {}
+  function self.status(name, stage)
+    if not tty then return end
+    local elapsed = os.time() - started
+    local eta = done > 0 and (elapsed / done * (total - done)) or nil
+    out:write(string.format("\r\27[K[%d/%d] %s: %s  elapsed %ds%s",
+      done + 1, total, name, stage, elapsed,
+      eta and string.format("  ETA %ds", math.floor(eta + 0.5)) or ""))
+    out:flush()
+  end
+  function self.done(rec)
+    done = done + 1
+    if tty then out:write("\r\27[K") end
+    local word = ({ pass = "PASS", fail = "FAIL",
+                    inconclusive = "INCONCLUSIVE" })[rec.status]
+    out:write(string.format("%-12s %s (%s)%s\n", word, rec.test.name,
+      fmt_s(rec.wall), rec.path and ("  " .. rec.path) or ""))
+    for _, r in ipairs(rec.reasons) do out:write("    ", r, "\n") end
+    out:flush()
+  end
+  return self
+end
+
+--- Run `tests` of `suite`.  ctx: kernel (resolved), project_commit,
+-- sidecar_dir or runs_root, build (default true), keep_going, jobs, accel,
+-- out (a file, default io.stderr).  Returns the records, or
+-- nil, message, code when something failed before any test ran.
+function M.run_tests(suite, tests, ctx)
+  local vm = require "schedtest.vm"
+  local out = ctx.out or io.stderr
+  ctx.suite = suite
+  ctx.binaries = {}
+  local log_dir = (ctx.sidecar_dir or ctx.runs_root or suite.root) ..
+                  "/.logs"
+  for _, s in ipairs(M.needed_schedulers(suite, tests)) do
+    if ctx.build ~= false and s.build then
+      out:write(string.format("building %s: %s\n", s.name,
+                              table.concat(s.build, " ")))
+      out:flush()
+    end
+    local path, msg, code = M.build_scheduler(
+      ctx.build == false and { name = s.name, binary = s.binary } or s,
+      suite.root, log_dir)
+    if not path then return nil, msg, code end
+    ctx.binaries[s.name] = path
+  end
+  local run_ctx = M.new_context(ctx)
+  for k, v in pairs(run_ctx) do if ctx[k] == nil then ctx[k] = v end end
+
+  local tty = require("schedtest.host").isatty(2)
+  local rep = reporter(out, #tests, tty)
+  local records = {}
+  local failed = false
+  -- performance_mode tests run alone; the others may share the machine.
+  local serial, parallel = {}, {}
+  for _, t in ipairs(tests) do
+    if t.performance_mode or (ctx.jobs or 1) <= 1 then
+      serial[#serial + 1] = t
+    else
+      parallel[#parallel + 1] = t
+    end
+  end
+
+  local function stop_now()
+    return failed and not ctx.keep_going
+  end
+
+  -- Parallel part: up to ctx.jobs VMs at once through vm.start handles.
+  local queue, active = {}, {}
+  for _, t in ipairs(parallel) do queue[#queue + 1] = t end
+  while (#queue > 0 and not stop_now()) or #active > 0 do
+    while #active < ctx.jobs and #queue > 0 and not stop_now() do
+      local t = table.remove(queue, 1)
+      local h, msg, code = vm.start(M.vm_options(t, ctx))
+      if not h then
+        if code == "EINTR" then error("interrupted!", 0) end
+        local rec = { test = t, status = "fail", reasons = { msg }, wall = 0 }
+        records[#records + 1] = rec
+        rep.done(rec)
+        failed = true
+      else
+        active[#active + 1] = { test = t, handle = h }
+      end
+    end
+    for i = #active, 1, -1 do
+      local a = active[i]
+      local finished, msg, code = a.handle:poll(0.1)
+      if finished == nil and code == "EINTR" then
+        for _, x in ipairs(active) do x.handle:close() end
+        error("interrupted!", 0)
+      end
+      if finished then
+        local res = a.handle:wait()
+        a.handle:close()
+        table.remove(active, i)
+        local rec = M.finish_test(a.test, res, ctx)
+        records[#records + 1] = rec
+        rep.done(rec)
+        if rec.status == "fail" then failed = true end
+      end
+    end
+  end
+
+  for _, t in ipairs(serial) do
+    if stop_now() then break end
+    rep.status(t.name, "running in a VM")
+    local res, msg, code = vm.run(M.vm_options(t, ctx))
+    local rec
+    if not res then
+      if code == "EINTR" then error("interrupted!", 0) end
+      rec = { test = t, status = "fail", reasons = { msg }, wall = 0 }
+    else
+      rec = M.finish_test(t, res, ctx)
+    end
+    records[#records + 1] = rec
+    rep.done(rec)
+    if rec.status == "fail" then failed = true end
+  end
+  local ran = {}
+  for _, r in ipairs(records) do ran[r.test.name] = true end
+  for _, t in ipairs(tests) do
+    if not ran[t.name] then
+      records[#records + 1] = { test = t, status = "skipped",
+        reasons = { "not run: an earlier test failed (use --keep-going)" },
+        wall = 0 }
+    end
+  end
+  return records
+end
+
+--- The summary table printed after the runs.
+function M.summary(records, started)
+  local rows = { { "TEST", "STATUS", "TIME", "NOTE" } }
+  local counts = { pass = 0, fail = 0, skipped = 0, inconclusive = 0 }
+  for _, r in ipairs(records) do
+    counts[r.status] = (counts[r.status] or 0) + 1
+    rows[#rows + 1] = { r.test.name, r.status, fmt_s(r.wall),
+                        r.reasons[1] or "" }
+  end
+  local lines = {}
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, c in ipairs(row) do widths[i] = math.max(widths[i] or 0, #c) end
+  end
+  for _, row in ipairs(rows) do
+    lines[#lines + 1] = string.format("%-" .. widths[1] .. "s  %-" ..
+      widths[2] .. "s  %" .. widths[3] .. "s  %s", row[1], row[2], row[3],
+      row[4])
+  end
+  lines[#lines + 1] = string.format("%d passed, %d failed, %d skipped%s " ..
+    "in %ds", counts.pass, counts.fail, counts.skipped,
+    counts.inconclusive > 0 and (", " .. counts.inconclusive ..
+                                 " inconclusive") or "",
+    os.time() - started)
+  return table.concat(lines, "\n") .. "\n", counts
+end
+-- }==================================================================
+
 return M

@@ -616,6 +616,40 @@ static void expand_origin(char *out, size_t cap, const char *dir,
     out[o] = '\0';
 }
 
+/*
+ * Collapse "." and ".." in an absolute image path in place, lexically:
+ * the image has no symbolic links in library directories, so
+ * "/opt/t/bin/../lib" is "/opt/t/lib" there.
+ */
+static void clean_path(char *path)
+{
+    char *out = path, *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        char *q = p;
+        while (*q && *q != '/')
+            q++;
+        size_t n = (size_t)(q - p);
+        if (n == 0)
+            break;
+        if (n == 1 && p[0] == '.') {
+            /* skip */
+        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+            while (out > path && *--out != '/')
+                ;
+        } else {
+            *out++ = '/';
+            memmove(out, p, n);
+            out += n;
+        }
+        p = q;
+    }
+    if (out == path)
+        *out++ = '/';
+    *out = '\0';
+}
+
 static int is_default_dir(const char *dir)
 {
     for (const char *const *d = default_dirs; *d; d++)
@@ -653,6 +687,7 @@ static int search_list(const char *list, const char *name,
         elf_file f;
         if (elf_open(&f, host, 1) == 0) {
             elf_close(&f);
+            clean_path(guest);
             found = 1;
         }
     }
@@ -776,6 +811,11 @@ static int walk_run(walk *w, const char *host_path, const char *guest_path)
             if (obj.dyn[k].d_tag != DT_NEEDED)
                 continue;
             const char *name = dyn_str(&obj, obj.dyn[k].d_un.d_val);
+            /* libc names the dynamic loader; ld.so matches it by soname
+             * to itself, so the interpreter already covers it. */
+            const char *base = exe.interp ? strrchr(exe.interp, '/') : NULL;
+            if (name && base && strcmp(name, base + 1) == 0)
+                continue;
             if (!name) {
                 rc = st_error_set(ST_EELF, "%s has a corrupt DT_NEEDED entry",
                                   w->host[i]);

@@ -81,6 +81,7 @@ struct st_json;
 void luax_pushjson(lua_State *L, const struct st_json *v);
 int luax_readjson(lua_State *L, const char *path);
 int luaopen_schedtest_stats(lua_State *L);
+int luaopen_schedtest_vm(lua_State *L);
 
 /* Put every luaopen_schedtest_* into package.preload. [-0, +0, e] */
 void luax_preload(lua_State *L);

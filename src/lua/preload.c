@@ -20,6 +20,7 @@ static const luaL_Reg preloaded[] = {
     {"schedtest.sidecar", luaopen_schedtest_sidecar},
     {"schedtest.pool", luaopen_schedtest_pool},
     {"schedtest.stats", luaopen_schedtest_stats},
+    {"schedtest.vm", luaopen_schedtest_vm},
     {NULL, NULL}
 };
 

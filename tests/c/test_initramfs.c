@@ -276,6 +276,54 @@ static void test_initramfs__binary_with_libs_runs_chrooted(void **state)
     free(out);
 }
 
+/* RUNPATH with $ORIGIN: the library lands relative to the image path. */
+static void test_initramfs__origin_runpath(void **state)
+{
+    (void)state;
+    char *d = path_in("origin");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "set -e; mkdir -p %s/lib %s/bin; cd %s; "
+             "printf 'int st_answer(void){return 42;}\\n' > lib/st.c; "
+             "printf 'int st_answer(void);\\nint main(void)"
+             "{return st_answer()==42?0:1;}\\n' > bin/app.c; "
+             "cc -shared -fPIC -o lib/libst.so lib/st.c; "
+             "cc -o bin/app bin/app.c -Llib -lst "
+             "-Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib'",
+             d, d, d);
+    assert_int_equal(system(cmd), 0);
+    char *app = path_in("origin/bin/app");
+    char **deps;
+    size_t n;
+    assert_int_equal(st_initramfs_elf_deps(&deps, &n, app), 0);
+    assert_true(has_suffix_in(deps, "/origin/bin/../lib/libst.so"));
+    st_initramfs_deps_free(deps);
+
+    st_initramfs *ir;
+    assert_int_equal(st_initramfs_new(&ir), 0);
+    assert_int_equal(st_initramfs_add_binary_with_libs(ir, "/opt/t/bin/app",
+                                                       app, 0755), 0);
+    char *img = path_in("origin.cpio"), *out = path_in("originroot");
+    assert_int_equal(st_initramfs_write(ir, img, 0), 0);
+    st_initramfs_free(ir);
+    assert_int_equal(st_fs_mkdir_p(out, 0755), 0);
+    assert_int_equal(sh("cd %s && cpio -idm --quiet < %s", out, img), 0);
+    /* In the image: /opt/t/bin/../lib/libst.so, i.e. /opt/t/lib/libst.so. */
+    char *lib = path_in("originroot/opt/t/lib/libst.so");
+    assert_int_equal(access(lib, R_OK), 0);
+    /* ld.so finds $ORIGIN of the executable through /proc/self/exe, which
+     * a bare chroot lacks (the guest agent mounts /proc first); naming the
+     * program to ld.so gives it the path instead. */
+    if (getuid() == 0)
+        assert_int_equal(sh("chroot %s /lib64/ld-linux-x86-64.so.2 "
+                            "/opt/t/bin/app%s", out, ""), 0);
+    free(lib);
+    free(img);
+    free(out);
+    free(app);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_initramfs__elf_deps_of_ls),
         cmocka_unit_test(test_initramfs__elf_refusals),
         cmocka_unit_test(test_initramfs__binary_with_libs_runs_chrooted),
+        cmocka_unit_test(test_initramfs__origin_runpath),
     };
     return cmocka_run_group_tests_name("initramfs", tests, setup, teardown);
 }

@@ -1,0 +1,90 @@
+-- bench_vm.lua: VM launch costs and metric noise (run by bench_vm.sh).
+--   launch-to-workload: vm.run called -> the agent's "workload" record
+--     (kernel resolution, initramfs, qemu, boot, agent setup, fork);
+--   host overhead per VM: everything but the guest's own run;
+--   baseline: a bare boot of the same kernel (the agent exits at once,
+--     kernel argument schedtest.probe=1), measured in the same run.
+--   noise: CV of the median wake latency of one pinned pipe ping-pong
+--     test over BENCH_CV_N boots.
+local vm = require "schedtest.vm"
+local kernel = require "schedtest.kernel"
+
+local N = tonumber(os.getenv("BENCH_N") or "") or 5
+local CV_N = tonumber(os.getenv("BENCH_CV_N") or "") or 10
+
+local function median(t)
+  local s = {}
+  for i, v in ipairs(t) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return 0 end
+  return n % 2 == 1 and s[(n + 1) / 2] or (s[n / 2] + s[n / 2 + 1]) / 2
+end
+
+local function cv(t)
+  local m = 0
+  for _, v in ipairs(t) do m = m + v end
+  m = m / #t
+  local s = 0
+  for _, v in ipairs(t) do s = s + (v - m) ^ 2 end
+  return math.sqrt(s / (#t - 1)) / m
+end
+
+local function must(r, msg, code)
+  assert(r, ("vm.run: %s (%s)"):format(tostring(msg), tostring(code)))
+  assert(r.outcome == "passed", ("outcome %s: %s"):format(r.outcome, r.reason))
+  return r
+end
+
+local kernels = {}
+for _, k in ipairs(kernel.list()) do
+  if k.kind == "built" or k.kind == "debian" then
+    kernels[#kernels + 1] = k
+  end
+end
+table.sort(kernels, function(a, b) return a.kind < b.kind end)
+if #kernels == 0 then
+  print("no cached kernel (schedtest kernel build / kernel fetch debian)")
+  return 1
+end
+
+local base_opts = { topology = "1n1l2c1t", accel = "tcg", duration = 0.5,
+                    cgroups = { { workers = 2, work = "cpu_spin" } } }
+for _, k in ipairs(kernels) do
+  local bare, l2w, over, boot = {}, {}, {}, {}
+  for i = 1, N do
+    local o = {}
+    for key, v in pairs(base_opts) do o[key] = v end
+    o.kernel = k.path
+    local b = must(vm.run{ kernel = k.path, topology = "1n1l2c1t",
+                           accel = "tcg", kargs = "schedtest.probe=1" })
+    bare[i] = b.total_ms
+    local r = must(vm.run(o))
+    l2w[i] = r.launch_to_workload_ms
+    over[i] = r.overhead_ms
+    boot[i] = r.boot_ms
+  end
+  local ml, mb = median(l2w), median(bare)
+  print(("%s (%s): launch-to-workload %d ms median of %d (target <= 1500 "
+         .. "for the built kernel), bare boot %d ms, ratio %.2f; host "
+         .. "overhead per VM %d ms (ratio to bare boot %.2f); qemu launch "
+         .. "to agent %d ms"):format(k.kind, k.version, ml, N, mb, ml / mb,
+         median(over), median(over) / mb, median(boot)))
+end
+
+-- noise: one pinned ping-pong test, CV_N boots, on the first kernel
+-- ("built" sorts first)
+local k = kernels[1]
+local meds = {}
+for i = 1, CV_N do
+  local r = must(vm.run{ kernel = k.path, topology = "1n1l2c1t", accel = "tcg",
+                         duration = 1,
+                         cgroups = { { workers = 2, work = "pipe_pingpong",
+                                       cpuset = "1" } } })
+  meds[i] = r.stats.cgroups[1].median_wake_latency_us
+end
+print(("%s: pinned ping-pong median wake latency over %d boots: median "
+       .. "%.2f us, CV %.1f %% (min %.2f, max %.2f)"):format(k.kind, CV_N,
+       median(meds), 100 * cv(meds), math.min(table.unpack(meds)),
+       math.max(table.unpack(meds))))
+return 0

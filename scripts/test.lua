@@ -1,0 +1,127 @@
+-- Run the project's scheduler tests in VMs and write one sidecar per test.
+local usage = require "schedtest.usage"
+local suite_mod = require "schedtest.suite"
+local filter = require "schedtest.filter"
+local runner = require "schedtest.runner"
+
+local p = usage.parser{
+  prog = "schedtest test",
+  summary = "Run the tests declared in schedtest.lua, each in its own VM, " ..
+            "and write one sidecar per test run.",
+  description = [[
+The suite is schedtest.lua, found by walking up from the current directory.
+Schedulers are built once per invocation (their build argv, in the project
+root).  performance_mode tests run one at a time; others may run --jobs VMs
+at once.  Sidecars go to {runs_root}/{kernel}-{project_commit}/ (runs root:
+$SCHEDTEST_RUNS_ROOT, $KTSTR_RUNS_ROOT, or target/ktstr under the project),
+or to $SCHEDTEST_SIDECAR_DIR; the first write of an invocation clears the
+run directory's old sidecars.
+
+Filters: test(/regex/), test(=exact), test(substring), a bare word,
+scheduler(...), perf(), all(), none(); combine with | & not - ( ).]],
+  epilog = "exit status: 0 all passed; 1 a test failed; 2 usage or " ..
+           "environment error; 130 interrupted.",
+}
+p:option{ "--kernel", metavar = "KERNEL",
+          help = "bzImage, kernel source tree or cache name " ..
+                 "(see 'schedtest kernel list')" }
+p:option{ "-E", "--filter", metavar = "EXPR", repeatable = true,
+          help = "select tests (repeat to OR)" }
+p:flag{ "--perf-only", help = "only performance_mode tests (also " ..
+        "SCHEDTEST_PERF_ONLY=1)" }
+p:flag{ "--list", help = "print the selected tests and exit" }
+p:option{ "--jobs", metavar = "N", type = "integer", default = 1,
+          check = function(v) return v >= 1, "must be at least 1" end,
+          help = "VMs at once for non-performance tests" }
+p:flag{ "--keep-going", help = "run every test even after a failure" }
+p:flag{ "--no-build", help = "use the scheduler binaries as they are" }
+p:option{ "--suite", metavar = "FILE", help = "the suite file " ..
+          "[default: schedtest.lua found walking up]" }
+p:option{ "--accel", metavar = "MODE", default = "auto",
+          choices = { "auto", "kvm", "tcg" },
+          help = "VM acceleration; auto probes KVM and falls back to TCG" }
+
+local opts = p:parse({ ... })
+if not opts then return 0 end
+
+local function fail(msg)
+  io.stderr:write("schedtest test: ", msg, "\n")
+  return 2
+end
+
+local path, msg = opts.suite, nil
+if not path then
+  path, msg = suite_mod.find()
+  if not path then return fail(msg) end
+end
+local suite, err = suite_mod.load(path)
+if not suite then return fail(err) end
+
+local tests = suite.tests
+local filters = {}
+for _, src in ipairs(opts.filter or {}) do
+  local f, ferr = filter.compile(src)
+  if not f then usage.error("schedtest test: -E: %s", ferr) end
+  filters[#filters + 1] = f
+end
+if #filters > 0 then
+  tests = assert(filter.any(filters)):select(tests)
+  if #tests == 0 then
+    local names = {}
+    for _, t in ipairs(suite.tests) do names[#names + 1] = t.name end
+    return fail(string.format("the filter selects no test; the suite has: %s",
+                              table.concat(names, ", ")))
+  end
+end
+if opts.perf_only or os.getenv("SCHEDTEST_PERF_ONLY") == "1" or
+   os.getenv("KTSTR_PERF_ONLY") == "1" then
+  local perf = {}
+  for _, t in ipairs(tests) do
+    if t.performance_mode then perf[#perf + 1] = t end
+  end
+  tests = perf
+end
+
+if opts.list then
+  for _, t in ipairs(tests) do
+    io.write(string.format("%-32s %-12s %s %-10s %5.1fs%s\n", t.name,
+      t.scheduler, t.performance_mode and "perf" or "    ",
+      suite_mod.topology_name(t.topology),
+      t.duration + (function()
+        local d = 0
+        for _, st in ipairs(t.steps or {}) do d = d + st.duration end
+        return d
+      end)(), t.description and ("  " .. t.description) or ""))
+  end
+  return 0
+end
+if #tests == 0 then
+  io.stderr:write("schedtest test: no performance_mode test selected; " ..
+                  "nothing to run\n")
+  return 0
+end
+if not opts.kernel then
+  usage.error("schedtest test: --kernel is required to run tests (a " ..
+              "bzImage, a kernel source tree or a cache name; see " ..
+              "'schedtest kernel list')")
+end
+local kinfo, kmsg = require("schedtest.kernel").resolve(opts.kernel)
+if not kinfo then return fail(kmsg) end
+
+local commit = require("schedtest.git").project_commit(suite.root)
+local started = os.time()
+local sidecar_dir = os.getenv("SCHEDTEST_SIDECAR_DIR") or
+                    os.getenv("KTSTR_SIDECAR_DIR")
+local records, rerr, code = runner.run_tests(suite, tests, {
+  kernel = kinfo, project_commit = commit or nil,
+  sidecar_dir = (sidecar_dir and sidecar_dir ~= "") and sidecar_dir or nil,
+  build = not opts.no_build, keep_going = opts.keep_going,
+  jobs = opts.jobs, accel = opts.accel,
+})
+if not records then
+  io.stderr:write("schedtest test: ", rerr, "\n")
+  return code == "EINTR" and 130 or 1
+end
+local text, counts = runner.summary(records, started)
+io.stderr:write("\n", text)
+return counts.fail > 0 and 1 or 0

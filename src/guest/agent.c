@@ -1,0 +1,1270 @@
+/*
+ * agent.c: schedtest's guest agent, PID 1 of every test VM.
+ *
+ * It mounts the pseudo file systems, reads the scenario spec the host put
+ * in the initramfs (/schedtest/spec), applies sysctls and scheduler knobs,
+ * starts the scheduler under test and waits until it is attached, creates
+ * the cgroups, forks the workers, runs the phases while a monitor samples
+ * the run queues, /proc/schedstat and the sched_ext state, and finally
+ * sends every report as framed records on the results port before leaving
+ * through isa-debug-exit with the outcome.
+ *
+ * The spec is plain text, one directive per line (docs/lua-api.md has the
+ * list): "duration_ms 2000", "cgroup name=a workers=2 work=CpuSpin ...",
+ * "step ms=500 label=Step[1]", "write <path> <value>", ...
+ */
+#include "guest/agent.h"
+#include "guest/frame.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPEC_PATH "/schedtest/spec"
+#define SCHED_LOG "/tmp/scheduler.log"
+
+/* {====================================================================
+ * The scenario spec
+ * ===================================================================== */
+
+typedef struct {
+    char name[64];
+    int workers;
+    ag_work work;
+    char cpuset[64];
+    int weight;
+    int fanout;
+} cg_spec;
+
+typedef struct {
+    char path[256];
+    char value[256];
+} write_spec;
+
+typedef struct {
+    int ms;
+    char label[64];
+    write_spec writes[8];
+    int nwrites;
+    char cpuset_cg[8][64];
+    char cpuset_val[8][64];
+    int ncpusets;
+    char weight_cg[8][64];
+    int weight_val[8];
+    int nweights;
+} step_spec;
+
+static struct {
+    int duration_ms, settle_ms, attach_timeout_ms, monitor_ms;
+    uint32_t spin_us, sleep_us, burst_us, work_us;
+    char modules[16][256];
+    int nmodules;
+    write_spec writes[64];
+    int nwrites;
+    char scheduler[256];
+    char *sched_args[32];
+    int nsched_args;
+    cg_spec cg[AG_MAX_CGROUPS];
+    int ncg;
+    step_spec steps[AG_MAX_PHASES - 1];
+    int nsteps;
+    char fault[32];
+    char fault_stage[32];
+} spec;
+
+/* }==================================================================== */
+
+static int port_fd = -1;
+static uint32_t rec_seq, rec_crc;
+static uint64_t t_boot_ns;
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "schedtest-agent: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Send one framed record; `payload` is "type X\nkey value\n...". */
+static void send_record(const char *payload, size_t len)
+{
+    if (port_fd < 0)
+        return;
+    char hdr[96];
+    uint32_t crc = st_frame_crc32(0, payload, len);
+    int h = snprintf(hdr, sizeof hdr, "@R %u %zu %08x\n", rec_seq, len, crc);
+    rec_seq++;
+    rec_crc = st_frame_crc32(rec_crc, payload, len);
+    write_all(port_fd, hdr, (size_t)h);
+    write_all(port_fd, payload, len);
+    write_all(port_fd, "\n", 1);
+}
+
+/* A record under construction (open_memstream). */
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t len;
+} rec;
+
+static void rec_open(rec *r, const char *type)
+{
+    r->buf = NULL;
+    r->len = 0;
+    r->f = open_memstream(&r->buf, &r->len);
+    fprintf(r->f, "type %s\n", type);
+}
+
+static void rec_send(rec *r)
+{
+    fclose(r->f);
+    send_record(r->buf, r->len);
+    free(r->buf);
+}
+
+static void send_trailer(void)
+{
+    if (port_fd < 0)
+        return;
+    char t[64];
+    int n = snprintf(t, sizeof t, "@T %u %08x\n", rec_seq, rec_crc);
+    write_all(port_fd, t, (size_t)n);
+}
+
+static void send_stage(const char *name)
+{
+    rec r;
+    rec_open(&r, "stage");
+    fprintf(r.f, "name %s\nt_ms %llu\n", name,
+            (unsigned long long)((ag_now_ns() - t_boot_ns) / 1000000));
+    rec_send(&r);
+    if (strcmp(name, "beat") != 0)
+        logmsg("stage %s", name);
+}
+
+/* Leave the VM: isa-debug-exit (ioperm, then /dev/port), else power off. */
+static void __attribute__((noreturn)) vm_exit(int code)
+{
+    if (port_fd >= 0) {
+        fsync(port_fd);
+        close(port_fd);
+    }
+    sync();
+    unsigned char b = (unsigned char)code;
+    if (ioperm(0xf4, 4, 1) == 0)
+        outb(b, 0xf4);
+    int fd = open("/dev/port", O_WRONLY);
+    if (fd >= 0) {
+        if (pwrite(fd, &b, 1, 0xf4) != 1)
+            logmsg("write to /dev/port failed: %s", strerror(errno));
+        close(fd);
+    }
+    logmsg("isa-debug-exit unavailable; powering off");
+    reboot(RB_POWER_OFF);
+    for (;;)
+        pause();
+}
+
+/* Final verdict record, trailer, exit. */
+static void __attribute__((noreturn)) finish(int code, const char *reason)
+{
+    rec r;
+    rec_open(&r, "result");
+    fprintf(r.f, "status %s\n", code == ST_FRAME_EXIT_PASS ? "passed"
+                                : code == ST_FRAME_EXIT_FAIL ? "failed"
+                                                              : "error");
+    if (reason)
+        fprintf(r.f, "reason %s\n", reason);
+    rec_send(&r);
+    send_trailer();
+    if (reason)
+        logmsg("%s", reason);
+    vm_exit(code);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+fail(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    finish(ST_FRAME_EXIT_FAIL, msg);
+}
+
+/* {====================================================================
+ * Small file helpers
+ * ===================================================================== */
+
+static int write_file(const char *path, const char *value)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, value, strlen(value));
+    int err = n < 0 ? -errno : 0;
+    close(fd);
+    return err;
+}
+
+/* Read a small file into buf (NUL-terminated, trailing newline cut). */
+static int read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        buf[0] = '\0';
+        return -errno;
+    }
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n < 0) {
+        buf[0] = '\0';
+        return -1;
+    }
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    return 0;
+}
+
+/* Read a whole file (malloc'ed, NUL-terminated), NULL on failure. */
+static char *read_all(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    size_t cap = 16384, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 4096 > cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* }==================================================================== */
+
+static int parse_work(const char *s)
+{
+    for (int i = 0; i < W_COUNT; i++)
+        if (strcmp(s, ag_work_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Value of "key=value" token `tok` when its key is `key`. */
+static const char *kv(const char *tok, const char *key)
+{
+    size_t n = strlen(key);
+    return strncmp(tok, key, n) == 0 && tok[n] == '=' ? tok + n + 1 : NULL;
+}
+
+static void load_spec(void)
+{
+    spec.duration_ms = 1000;
+    spec.settle_ms = 300;
+    spec.attach_timeout_ms = 10000;
+    spec.monitor_ms = 100;
+    spec.spin_us = 100;
+    spec.sleep_us = 500;
+    spec.burst_us = 2000;
+    spec.work_us = 50;
+    char *text = read_all(SPEC_PATH);
+    if (!text)
+        fail("cannot read %s: %s", SPEC_PATH, strerror(errno));
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *rest = strchr(line, ' ');
+        if (rest)
+            *rest++ = '\0';
+        else
+            rest = line + strlen(line);
+        const char *d = line;
+        step_spec *st = spec.nsteps ? &spec.steps[spec.nsteps - 1] : NULL;
+        if (!strcmp(d, "duration_ms"))
+            spec.duration_ms = atoi(rest);
+        else if (!strcmp(d, "settle_ms"))
+            spec.settle_ms = atoi(rest);
+        else if (!strcmp(d, "attach_timeout_ms"))
+            spec.attach_timeout_ms = atoi(rest);
+        else if (!strcmp(d, "monitor_ms"))
+            spec.monitor_ms = atoi(rest) > 0 ? atoi(rest) : 100;
+        else if (!strcmp(d, "param")) {
+            char *s2 = NULL;
+            for (char *t = strtok_r(rest, " ", &s2); t;
+                 t = strtok_r(NULL, " ", &s2)) {
+                const char *v;
+                if ((v = kv(t, "spin_us"))) spec.spin_us = (uint32_t)atoi(v);
+                if ((v = kv(t, "sleep_us"))) spec.sleep_us = (uint32_t)atoi(v);
+                if ((v = kv(t, "burst_us"))) spec.burst_us = (uint32_t)atoi(v);
+                if ((v = kv(t, "work_us"))) spec.work_us = (uint32_t)atoi(v);
+            }
+        } else if (!strcmp(d, "module") && spec.nmodules < 16)
+            snprintf(spec.modules[spec.nmodules++], 256, "%s", rest);
+        else if ((!strcmp(d, "write") || !strcmp(d, "sysctl") ||
+                  !strcmp(d, "step_write"))) {
+            char *val = strchr(rest, ' ');
+            if (!val)
+                continue;
+            *val++ = '\0';
+            write_spec *w = NULL;
+            if (!strcmp(d, "step_write")) {
+                if (st && st->nwrites < 8)
+                    w = &st->writes[st->nwrites++];
+            } else if (spec.nwrites < 64)
+                w = &spec.writes[spec.nwrites++];
+            if (!w)
+                continue;
+            if (!strcmp(d, "sysctl")) {
+                /* kernel.sched_x -> /proc/sys/kernel/sched_x */
+                snprintf(w->path, sizeof w->path, "/proc/sys/%s", rest);
+                for (char *p = w->path + 10; *p; p++)
+                    if (*p == '.')
+                        *p = '/';
+            } else
+                snprintf(w->path, sizeof w->path, "%s", rest);
+            snprintf(w->value, sizeof w->value, "%s", val);
+        } else if (!strcmp(d, "scheduler"))
+            snprintf(spec.scheduler, sizeof spec.scheduler, "%s", rest);
+        else if (!strcmp(d, "sched_arg") && spec.nsched_args < 31)
+            spec.sched_args[spec.nsched_args++] = strdup(rest);
+        else if (!strcmp(d, "cgroup") && spec.ncg < AG_MAX_CGROUPS) {
+            cg_spec *c = &spec.cg[spec.ncg++];
+            memset(c, 0, sizeof *c);
+            c->workers = 1;
+            char *s2 = NULL;
+            for (char *t = strtok_r(rest, " ", &s2); t;
+                 t = strtok_r(NULL, " ", &s2)) {
+                const char *v;
+                if ((v = kv(t, "name"))) snprintf(c->name, 64, "%s", v);
+                if ((v = kv(t, "workers"))) c->workers = atoi(v);
+                if ((v = kv(t, "cpuset"))) snprintf(c->cpuset, 64, "%s", v);
+                if ((v = kv(t, "weight"))) c->weight = atoi(v);
+                if ((v = kv(t, "fanout"))) c->fanout = atoi(v);
+                if ((v = kv(t, "work"))) {
+                    int w = parse_work(v);
+                    if (w < 0)
+                        fail("spec: unknown work type '%s'", v);
+                    c->work = (ag_work)w;
+                }
+            }
+        } else if (!strcmp(d, "step") && spec.nsteps < AG_MAX_PHASES - 1) {
+            st = &spec.steps[spec.nsteps++];
+            memset(st, 0, sizeof *st);
+            snprintf(st->label, sizeof st->label, "Step[%d]", spec.nsteps - 1);
+            char *s2 = NULL;
+            for (char *t = strtok_r(rest, " ", &s2); t;
+                 t = strtok_r(NULL, " ", &s2)) {
+                const char *v;
+                if ((v = kv(t, "ms"))) st->ms = atoi(v);
+                if ((v = kv(t, "label"))) snprintf(st->label, 64, "%s", v);
+            }
+        } else if (!strcmp(d, "step_cpuset") && st && st->ncpusets < 8) {
+            char *val = strchr(rest, ' ');
+            if (!val)
+                continue;
+            *val++ = '\0';
+            snprintf(st->cpuset_cg[st->ncpusets], 64, "%s", rest);
+            snprintf(st->cpuset_val[st->ncpusets++], 64, "%s", val);
+        } else if (!strcmp(d, "step_weight") && st && st->nweights < 8) {
+            char *val = strchr(rest, ' ');
+            if (!val)
+                continue;
+            *val++ = '\0';
+            snprintf(st->weight_cg[st->nweights], 64, "%s", rest);
+            st->weight_val[st->nweights++] = atoi(val);
+        } else if (!strcmp(d, "fault")) {
+            char *val = strchr(rest, '=');
+            if (val) {
+                *val++ = '\0';
+                snprintf(spec.fault_stage, sizeof spec.fault_stage, "%s", val);
+            }
+            snprintf(spec.fault, sizeof spec.fault, "%s", rest);
+        }
+    }
+    free(text);
+}
+
+/* {====================================================================
+ * Boot: mounts, modules, the results port, the guest's view of itself
+ * ===================================================================== */
+
+static void mounts(void)
+{
+    mkdir("/proc", 0755);
+    mkdir("/sys", 0755);
+    mkdir("/dev", 0755);
+    mkdir("/tmp", 01777);
+    mount("proc", "/proc", "proc", 0, NULL);
+    mount("sysfs", "/sys", "sysfs", 0, NULL);
+    mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+    mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+    mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL);
+    int fd = open("/dev/console", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+    setvbuf(stderr, NULL, _IONBF, 0);
+}
+
+/*
+ * Parameters of module `path` from the kernel command line ("mod.p=v"):
+ * the kernel keeps them for modprobe to pass, and we are modprobe here
+ * (qemu's microvm describes virtio-mmio devices as virtio_mmio.device=).
+ */
+static void module_params(const char *path, const char *cmdline, char *out,
+                          size_t size)
+{
+    char name[128];
+    const char *base = strrchr(path, '/');
+    snprintf(name, sizeof name, "%s", base ? base + 1 : path);
+    char *dot = strstr(name, ".ko");
+    if (dot)
+        *dot = '\0';
+    for (char *p = name; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    size_t n = strlen(name), used = 0;
+    out[0] = '\0';
+    for (const char *t = cmdline; *t;) {
+        t += strspn(t, " ");
+        size_t len = strcspn(t, " ");
+        if (len > n + 1 && strncmp(t, name, n) == 0 && t[n] == '.' &&
+            used + len - n + 1 < size) {
+            if (used)
+                out[used++] = ' ';
+            memcpy(out + used, t + n + 1, len - n - 1);
+            used += len - n - 1;
+            out[used] = '\0';
+        }
+        t += len;
+    }
+}
+
+static void load_modules(const char *cmdline)
+{
+    for (int i = 0; i < spec.nmodules; i++) {
+        char params[1024];
+        module_params(spec.modules[i], cmdline, params, sizeof params);
+        int fd = open(spec.modules[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            logmsg("module %s: %s", spec.modules[i], strerror(errno));
+            continue;
+        }
+        if (syscall(SYS_finit_module, fd, params, 0) != 0 && errno != EEXIST)
+            logmsg("module %s: %s", spec.modules[i], strerror(errno));
+        close(fd);
+    }
+}
+
+/* Find /dev/vportNpM whose name is the results port; wait for probing. */
+static void open_port(void)
+{
+    for (int tries = 0; tries < 300 && port_fd < 0; tries++) {
+        DIR *d = opendir("/sys/class/virtio-ports");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char p[512], name[128];
+            snprintf(p, sizeof p, "/sys/class/virtio-ports/%s/name", e->d_name);
+            if (read_small(p, name, sizeof name) == 0 &&
+                strcmp(name, ST_FRAME_PORT_NAME) == 0) {
+                snprintf(p, sizeof p, "/dev/%s", e->d_name);
+                port_fd = open(p, O_WRONLY | O_CLOEXEC);
+                if (port_fd < 0)
+                    logmsg("%s: %s", p, strerror(errno));
+            }
+        }
+        if (d)
+            closedir(d);
+        if (port_fd < 0)
+            usleep(10000);
+    }
+    if (port_fd < 0)
+        logmsg("results port '%s' not found", ST_FRAME_PORT_NAME);
+}
+
+static int ncpus;
+
+static void send_hello(void)
+{
+    struct utsname u;
+    uname(&u);
+    char up[64] = "";
+    read_small("/proc/uptime", up, sizeof up);
+    ncpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    struct stat sb;
+    int has_scx = stat("/sys/kernel/sched_ext/state", &sb) == 0;
+    char cs[64] = "";
+    read_small("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+               cs, sizeof cs);
+    rec r;
+    rec_open(&r, "hello");
+    fprintf(r.f, "kernel %s\nuptime_ms %.0f\ncpus %d\nsched_ext %d\n"
+            "clocksource %s\n", u.release, atof(up) * 1000.0, ncpus, has_scx,
+            cs[0] ? cs : "-");
+    for (int c = 0; c < ncpus; c++) {
+        char p[256], pkg[32], die[32], core[32], thr[128], llc[128];
+        snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        read_small(p, pkg, sizeof pkg);
+        snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu%d/topology/die_id", c);
+        if (read_small(p, die, sizeof die) < 0)
+            strcpy(die, "0");
+        snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu%d/topology/core_id", c);
+        read_small(p, core, sizeof core);
+        snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", c);
+        read_small(p, thr, sizeof thr);
+        snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu%d/cache/index3/shared_cpu_list", c);
+        if (read_small(p, llc, sizeof llc) < 0 || !llc[0])
+            strcpy(llc, "-");
+        int node = 0;
+        for (int n = 0; n < 64; n++) {
+            snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu%d/node%d", c, n);
+            if (stat(p, &sb) == 0) {
+                node = n;
+                break;
+            }
+        }
+        fprintf(r.f, "cpu %d %s %s %s %d %s %s\n", c, pkg, die, core, node,
+                llc, thr);
+    }
+    for (int n = 0; n < 64; n++) {
+        char p[128], list[256];
+        snprintf(p, sizeof p, "/sys/devices/system/node/node%d/cpulist", n);
+        if (read_small(p, list, sizeof list) == 0)
+            fprintf(r.f, "node %d %s\n", n, list);
+    }
+    rec_send(&r);
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+ * The scheduler under test
+ * ===================================================================== */
+
+static pid_t sched_pid = -1;
+static int sched_attached;
+static char sched_ops[128];
+
+static int scx_state(char *buf, size_t n)
+{
+    return read_small("/sys/kernel/sched_ext/state", buf, n);
+}
+
+/* The last lines of the scheduler's output, as repeated "key line". */
+static void put_tail(FILE *f, const char *key, const char *path, size_t max)
+{
+    char *text = read_all(path);
+    if (!text)
+        return;
+    size_t len = strlen(text);
+    char *p = len > max ? text + len - max : text;
+    char *save = NULL;
+    for (char *l = strtok_r(p, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        fprintf(f, "%s %s\n", key, l);
+    free(text);
+}
+
+/* The last non-empty line of `path`, for failure reasons. */
+static void last_line(const char *path, char *out, size_t size)
+{
+    out[0] = '\0';
+    char *text = read_all(path);
+    if (!text)
+        return;
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        snprintf(out, size, "%s", l);
+    free(text);
+}
+
+/* Kernel log lines about sched_ext (why a scheduler was kicked out). */
+static void put_kmsg(FILE *f)
+{
+    int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return;
+    char line[2048];
+    for (;;) {
+        ssize_t n = read(fd, line, sizeof line - 1);
+        if (n < 0) {
+            if (errno == EPIPE)
+                continue;
+            break;
+        }
+        line[n] = '\0';
+        char *msg = strchr(line, ';');
+        msg = msg ? msg + 1 : line;
+        char *nl = strchr(msg, '\n');
+        if (nl)
+            *nl = '\0';
+        if (strstr(msg, "sched_ext") || strstr(msg, "scx") ||
+            strstr(msg, "BPF scheduler"))
+            fprintf(f, "kmsg %s\n", msg);
+    }
+    close(fd);
+}
+
+static void send_sched(const char *exit_reason)
+{
+    rec r;
+    rec_open(&r, "sched");
+    char state[64] = "";
+    int has = scx_state(state, sizeof state) == 0;
+    fprintf(r.f, "binary %s\nattached %d\nstate %s\nops %s\n",
+            spec.scheduler[0] ? spec.scheduler : "-", sched_attached,
+            has ? state : "none", sched_ops[0] ? sched_ops : "-");
+    if (exit_reason)
+        fprintf(r.f, "exit_reason %s\n", exit_reason);
+    if (spec.scheduler[0])
+        put_tail(r.f, "output", SCHED_LOG, 4096);
+    put_kmsg(r.f);
+    rec_send(&r);
+}
+
+static void start_scheduler(void)
+{
+    if (!spec.scheduler[0])
+        return;
+    char *argv[34];
+    argv[0] = spec.scheduler;
+    for (int i = 0; i < spec.nsched_args; i++)
+        argv[i + 1] = spec.sched_args[i];
+    argv[spec.nsched_args + 1] = NULL;
+    sched_pid = fork();
+    if (sched_pid == 0) {
+        int fd = open(SCHED_LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, 0);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    struct stat sb;
+    int has_scx = stat("/sys/kernel/sched_ext/state", &sb) == 0;
+    uint64_t t0 = ag_now_ns();
+    uint64_t limit = (uint64_t)(has_scx ? spec.attach_timeout_ms
+                                        : spec.settle_ms) * 1000000ull;
+    uint64_t last_beat = t0;
+    for (;;) {
+        if (ag_now_ns() - last_beat > 500000000ull) {
+            send_stage("beat"); /* BPF loading under TCG can take a while */
+            last_beat = ag_now_ns();
+        }
+        int st;
+        if (waitpid(sched_pid, &st, WNOHANG) == sched_pid) {
+            sched_pid = -1;
+            char why[600], line[400];
+            last_line(SCHED_LOG, line, sizeof line);
+            if (WIFEXITED(st))
+                snprintf(why, sizeof why, "scheduler exited with status %d "
+                         "before attaching%s%s", WEXITSTATUS(st),
+                         line[0] ? ": " : "", line);
+            else
+                snprintf(why, sizeof why, "scheduler killed by signal %d "
+                         "before attaching%s%s", WTERMSIG(st),
+                         line[0] ? ": " : "", line);
+            send_sched(why);
+            fail("%s", why);
+        }
+        if (has_scx) {
+            char state[64];
+            if (scx_state(state, sizeof state) == 0 &&
+                strcmp(state, "enabled") == 0) {
+                sched_attached = 1;
+                read_small("/sys/kernel/sched_ext/root/ops", sched_ops,
+                           sizeof sched_ops);
+                /* let it settle like a non-scx scheduler would */
+                usleep((useconds_t)spec.settle_ms * 1000 / 4);
+                return;
+            }
+        }
+        if (ag_now_ns() - t0 > limit) {
+            if (!has_scx) {
+                sched_attached = 1; /* alive for the settle time */
+                return;
+            }
+            send_sched("scheduler did not attach in time");
+            fail("scheduler did not attach within %d ms (sched_ext state "
+                 "never became 'enabled')", spec.attach_timeout_ms);
+        }
+        usleep(10000);
+    }
+}
+
+/* Mid-run check: a scheduler that exits or is kicked out is a stall. */
+static const char *scheduler_lost(void)
+{
+    if (sched_pid < 0)
+        return NULL;
+    static char why[600];
+    int st;
+    if (waitpid(sched_pid, &st, WNOHANG) == sched_pid) {
+        sched_pid = -1;
+        char line[400];
+        last_line(SCHED_LOG, line, sizeof line);
+        snprintf(why, sizeof why, "scheduler exited mid-run (%s %d)%s%s",
+                 WIFEXITED(st) ? "status" : "signal",
+                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+                 line[0] ? ": " : "", line);
+        return why;
+    }
+    char state[64];
+    if (sched_attached && sched_ops[0] && scx_state(state, sizeof state) == 0
+        && strcmp(state, "enabled") != 0) {
+        snprintf(why, sizeof why, "sched_ext scheduler kicked out mid-run "
+                 "(state %s)", state);
+        return why;
+    }
+    return NULL;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+ * Monitor: per-CPU run queue depth, /proc/schedstat, /proc/stat
+ * ===================================================================== */
+
+typedef struct {
+    uint64_t yld, sched, goidle, ttwu, ttwu_local, run_delay, pcount;
+} schedstat_t;
+
+static void read_proc_schedstat(schedstat_t *s)
+{
+    memset(s, 0, sizeof *s);
+    char *t = read_all("/proc/schedstat");
+    if (!t)
+        return;
+    char *save = NULL;
+    for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(l, "cpu", 3) != 0)
+            continue;
+        unsigned long long v[9];
+        char *p = strchr(l, ' ');
+        if (p && sscanf(p, "%llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                        &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                        &v[7], &v[8]) == 9) {
+            s->yld += v[0];
+            s->sched += v[2];
+            s->goidle += v[3];
+            s->ttwu += v[4];
+            s->ttwu_local += v[5];
+            s->run_delay += v[7];
+            s->pcount += v[8];
+        }
+    }
+    free(t);
+}
+
+/* user and system time of all CPUs, ns (USER_HZ = 100). */
+static void read_proc_stat(uint64_t *user, uint64_t *sys)
+{
+    *user = *sys = 0;
+    char buf[512];
+    if (read_small("/proc/stat", buf, sizeof buf) < 0)
+        return;
+    unsigned long long u, n, s;
+    if (sscanf(buf, "cpu %llu %llu %llu", &u, &n, &s) == 3) {
+        *user = (u + n) * 10000000ull;
+        *sys = s * 10000000ull;
+    }
+}
+
+/* nr_running per CPU from debugfs sched/debug; returns CPUs found. */
+static int read_nr_running(int *nr, int max)
+{
+    char *t = read_all("/sys/kernel/debug/sched/debug");
+    if (!t)
+        return 0;
+    int cpu = -1, found = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(l, "cpu#", 4) == 0) {
+            cpu = atoi(l + 4);
+            continue;
+        }
+        char *p = strstr(l, ".nr_running");
+        if (cpu >= 0 && cpu < max && p == l + strspn(l, " ") ) {
+            char *colon = strchr(p, ':');
+            if (colon) {
+                nr[cpu] = atoi(colon + 1);
+                found = cpu + 1 > found ? cpu + 1 : found;
+            }
+            cpu = -1; /* only the rq's own line, not cfs_rq's */
+        }
+    }
+    free(t);
+    return found;
+}
+
+static struct {
+    uint64_t samples;
+    double sum_imb, max_imb, sum_nr;
+    uint64_t nr_points;
+    int stall;
+    char stall_reason[600];
+} mon;
+
+static void monitor_sample(FILE *samples, uint64_t t_ms)
+{
+    int nr[AG_MAX_CPUS];
+    int n = read_nr_running(nr, AG_MAX_CPUS);
+    if (n <= 0)
+        return;
+    int mx = 0, mn = INT_MAX;
+    fprintf(samples, "s %llu", (unsigned long long)t_ms);
+    for (int i = 0; i < n; i++) {
+        fprintf(samples, " %d", nr[i]);
+        mx = nr[i] > mx ? nr[i] : mx;
+        mn = nr[i] < mn ? nr[i] : mn;
+        mon.sum_nr += nr[i];
+        mon.nr_points++;
+    }
+    fprintf(samples, "\n");
+    double imb = (double)mx / (mn > 0 ? mn : 1);
+    mon.sum_imb += imb;
+    mon.max_imb = imb > mon.max_imb ? imb : mon.max_imb;
+    mon.samples++;
+}
+
+/* }==================================================================== */
+
+static void setup_cgroups(void)
+{
+    if (spec.ncg == 0)
+        return;
+    write_file("/sys/fs/cgroup/cgroup.subtree_control", "+cpuset");
+    write_file("/sys/fs/cgroup/cgroup.subtree_control", "+cpu");
+    for (int i = 0; i < spec.ncg; i++) {
+        cg_spec *c = &spec.cg[i];
+        char p[256], v[32];
+        snprintf(p, sizeof p, "/sys/fs/cgroup/%s", c->name);
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            fail("cgroup %s: mkdir: %s", c->name, strerror(errno));
+        if (c->cpuset[0]) {
+            snprintf(p, sizeof p, "/sys/fs/cgroup/%s/cpuset.cpus", c->name);
+            int e = write_file(p, c->cpuset);
+            if (e < 0)
+                fail("cgroup %s: cpuset.cpus %s: %s", c->name, c->cpuset,
+                     strerror(-e));
+        }
+        if (c->weight > 0) {
+            snprintf(p, sizeof p, "/sys/fs/cgroup/%s/cpu.weight", c->name);
+            snprintf(v, sizeof v, "%d", c->weight);
+            int e = write_file(p, v);
+            if (e < 0)
+                fail("cgroup %s: cpu.weight %d: %s", c->name, c->weight,
+                     strerror(-e));
+        }
+    }
+}
+
+static void apply_writes(const write_spec *w, int n, const char *what)
+{
+    for (int i = 0; i < n; i++) {
+        int e = write_file(w[i].path, w[i].value);
+        if (e < 0)
+            fail("%s: writing '%s' to %s: %s", what, w[i].value, w[i].path,
+                 strerror(-e));
+    }
+}
+
+static void apply_step(const step_spec *st)
+{
+    apply_writes(st->writes, st->nwrites, st->label);
+    for (int i = 0; i < st->ncpusets; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "/sys/fs/cgroup/%s/cpuset.cpus", st->cpuset_cg[i]);
+        int e = write_file(p, st->cpuset_val[i]);
+        if (e < 0)
+            fail("%s: cpuset %s: %s", st->label, st->cpuset_val[i], strerror(-e));
+    }
+    for (int i = 0; i < st->nweights; i++) {
+        char p[256], v[32];
+        snprintf(p, sizeof p, "/sys/fs/cgroup/%s/cpu.weight", st->weight_cg[i]);
+        snprintf(v, sizeof v, "%d", st->weight_val[i]);
+        int e = write_file(p, v);
+        if (e < 0)
+            fail("%s: cpu.weight %d: %s", st->label, st->weight_val[i], strerror(-e));
+    }
+}
+
+static void hang_if(const char *stage)
+{
+    if (strcmp(spec.fault, "hang") == 0 && strcmp(spec.fault_stage, stage) == 0) {
+        logmsg("fault injection: hanging in stage %s", stage);
+        for (;;)
+            pause();
+    }
+}
+
+static void put_list(FILE *f, const char *key, const ag_reservoir *r)
+{
+    fprintf(f, "%s_total %llu\n%s", key, (unsigned long long)r->total, key);
+    for (uint32_t i = 0; i < r->n; i++)
+        fprintf(f, " %llu", (unsigned long long)r->v[i]);
+    fprintf(f, "\n");
+}
+
+static void send_worker(const ag_slot *s, int nphase)
+{
+    rec r;
+    rec_open(&r, "worker");
+    fprintf(r.f, "cgroup %s\nindex %d\nwork %s\nis_messenger %d\ncompleted %d\n",
+            spec.cg[s->cgroup].name, s->index, ag_work_names[s->work],
+            s->is_messenger, s->completed);
+    fprintf(r.f, "work_units %llu\niterations %llu\ncpu_ns %llu\nwall_ns %llu\n"
+            "off_cpu_ns %llu\nmigrations %llu\nmax_gap_ns %llu\n"
+            "max_gap_cpu %d\nmax_gap_at_ns %llu\nrun_delay_ns %llu\n"
+            "run_count %llu\nsched_cpu_ns %llu\ncpus_used",
+            (unsigned long long)s->work_units, (unsigned long long)s->iterations,
+            (unsigned long long)s->cpu_ns, (unsigned long long)s->wall_ns,
+            (unsigned long long)s->off_cpu_ns, (unsigned long long)s->migrations,
+            (unsigned long long)s->max_gap_ns, s->max_gap_cpu,
+            (unsigned long long)s->max_gap_at_ns,
+            (unsigned long long)s->run_delay_ns, (unsigned long long)s->run_count,
+            (unsigned long long)s->sched_cpu_ns);
+    for (int c = 0; c < AG_MAX_CPUS; c++)
+        if (s->cpus_used[c / 64] & (1ull << (c % 64)))
+            fprintf(r.f, " %d", c);
+    fprintf(r.f, "\nphase_iterations");
+    for (int p = 0; p <= nphase; p++)
+        fprintf(r.f, " %llu", (unsigned long long)s->phase_units[p]);
+    fprintf(r.f, "\n");
+    put_list(r.f, "wake", &s->wake);
+    put_list(r.f, "timer", &s->timer);
+    put_list(r.f, "request", &s->request);
+    rec_send(&r);
+}
+
+int main(void)
+{
+    t_boot_ns = ag_now_ns();
+    mounts();
+    char cmdline[4096] = "";
+    read_small("/proc/cmdline", cmdline, sizeof cmdline);
+    load_spec();
+    load_modules(cmdline);
+    open_port();
+    hang_if("boot");
+    send_hello();
+    send_stage("booted");
+    if (strstr(cmdline, "schedtest.probe=1"))
+        finish(ST_FRAME_EXIT_PASS, NULL);
+    if (strcmp(spec.fault, "panic") == 0) {
+        logmsg("fault injection: panic through sysrq");
+        write_file("/proc/sys/kernel/sysrq", "1");
+        write_file("/proc/sysrq-trigger", "c");
+    }
+    if (strcmp(spec.fault, "fail") == 0)
+        fail("fault injection: the test fails");
+
+    /* schedstats feed /proc/schedstat's yld/sched/ttwu counters */
+    write_file("/proc/sys/kernel/sched_schedstats", "1");
+    apply_writes(spec.writes, spec.nwrites, "setup");
+    start_scheduler();
+    setup_cgroups();
+    hang_if("setup");
+
+    /* the workers and their shared region */
+    int nw = 0;
+    for (int i = 0; i < spec.ncg; i++)
+        nw += spec.cg[i].workers;
+    if (nw > AG_MAX_WORKERS)
+        fail("too many workers: %d (at most %d)", nw, AG_MAX_WORKERS);
+    size_t shsize = sizeof(ag_shared) + (size_t)nw * sizeof(ag_slot);
+    ag_shared *sh = mmap(NULL, shsize, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED)
+        fail("mmap of %zu bytes for %d workers: %s", shsize, nw, strerror(errno));
+    sh->nslots = nw;
+    sh->spin_us = spec.spin_us;
+    sh->sleep_us = spec.sleep_us;
+    sh->burst_us = spec.burst_us;
+    sh->work_us = spec.work_us;
+    int k = 0;
+    for (int i = 0; i < spec.ncg; i++) {
+        cg_spec *c = &spec.cg[i];
+        int fan = c->fanout > 0 ? c->fanout : c->workers - 1;
+        int messenger = -1, in_group = 0;
+        for (int j = 0; j < c->workers; j++, k++) {
+            ag_slot *s = &sh->slots[k];
+            s->cgroup = i;
+            s->index = j;
+            s->work = c->work;
+            s->rd_fd = s->wr_fd = -1;
+            if (c->work == W_PIPE_IO && j % 2 == 1) {
+                int a2b[2], b2a[2];
+                if (pipe(a2b) < 0 || pipe(b2a) < 0)
+                    fail("pipe: %s", strerror(errno));
+                ag_slot *a = &sh->slots[k - 1];
+                a->wr_fd = a2b[1];
+                a->rd_fd = b2a[0];
+                s->rd_fd = a2b[0];
+                s->wr_fd = b2a[1];
+                a->peer = k;
+                s->peer = k - 1;
+            }
+            if (c->work == W_FUTEX_FAN_OUT) {
+                if (in_group == 0) {
+                    messenger = k;
+                    s->is_messenger = 1;
+                }
+                s->peer = messenger;
+                in_group = (in_group + 1) % (fan + 1);
+            }
+        }
+        if (c->work == W_PIPE_IO && c->workers % 2)
+            fail("cgroup %s: PipeIo needs an even number of workers", c->name);
+    }
+    pid_t *pids = calloc((size_t)nw, sizeof *pids);
+    for (int i = 0; i < nw; i++) {
+        pid_t p = fork();
+        if (p < 0)
+            fail("fork: %s", strerror(errno));
+        if (p == 0) {
+            ag_slot *s = &sh->slots[i];
+            for (int j = 0; j < nw; j++) {
+                ag_slot *o = &sh->slots[j];
+                if (o->rd_fd >= 0 && o->rd_fd != s->rd_fd && o->rd_fd != s->wr_fd)
+                    close(o->rd_fd);
+                if (o->wr_fd >= 0 && o->wr_fd != s->rd_fd && o->wr_fd != s->wr_fd)
+                    close(o->wr_fd);
+            }
+            char cp[256], pid[32];
+            snprintf(cp, sizeof cp, "/sys/fs/cgroup/%s/cgroup.procs",
+                     spec.cg[s->cgroup].name);
+            snprintf(pid, sizeof pid, "%d", getpid());
+            write_file(cp, pid);
+            ag_worker_main(sh, i);
+            _exit(0);
+        }
+        pids[i] = p;
+    }
+    for (int i = 0; i < nw; i++) {
+        if (sh->slots[i].rd_fd >= 0)
+            close(sh->slots[i].rd_fd);
+        if (sh->slots[i].wr_fd >= 0)
+            close(sh->slots[i].wr_fd);
+    }
+    for (int i = 0; i < nw; i++)
+        while (!sh->slots[i].ready)
+            usleep(500);
+
+    /* run: BASELINE, then every step */
+    FILE *ev = NULL, *samples = NULL, *phases = NULL;
+    char *evbuf = NULL, *sbuf = NULL, *pbuf = NULL;
+    size_t evlen = 0, slen = 0, plen = 0;
+    ev = open_memstream(&evbuf, &evlen);
+    samples = open_memstream(&sbuf, &slen);
+    phases = open_memstream(&pbuf, &plen);
+    schedstat_t ss_start, ss_end, ss_p0, ss_p1;
+    uint64_t ut0, st0, ut1, st1;
+    read_proc_schedstat(&ss_start);
+    ss_p0 = ss_start;
+    read_proc_stat(&ut0, &st0);
+    sh->start_ns = ag_now_ns();
+    __atomic_store_n(&sh->go, 1, __ATOMIC_SEQ_CST);
+    send_stage("workload");
+    hang_if("run");
+    int nphase = spec.nsteps + 1;
+    uint64_t t_phase = sh->start_ns, last_beat = sh->start_ns;
+    const char *lost = NULL;
+    for (int ph = 0; ph < nphase && !lost; ph++) {
+        const char *label = ph == 0 ? "BASELINE" : spec.steps[ph - 1].label;
+        int ms = ph == 0 ? spec.duration_ms : spec.steps[ph - 1].ms;
+        uint64_t it = 0;
+        for (int i = 0; i < nw; i++)
+            it += sh->slots[i].iterations;
+        if (ph > 0)
+            apply_step(&spec.steps[ph - 1]);
+        fprintf(ev, "event %llu %s %llu\n",
+                (unsigned long long)((t_phase - sh->start_ns) / 1000000), label,
+                (unsigned long long)it);
+        for (int i = 0; i < nw; i++)
+            sh->slots[i].phase_units[ph] = sh->slots[i].iterations;
+        uint64_t end = t_phase + (uint64_t)ms * 1000000ull;
+        uint64_t pu0, ps0;
+        read_proc_stat(&pu0, &ps0);
+        double nr_sum0 = mon.sum_nr;
+        uint64_t nr_pts0 = mon.nr_points;
+        for (;;) {
+            uint64_t now = ag_now_ns();
+            if (now >= end)
+                break;
+            if ((lost = scheduler_lost()))
+                break;
+            monitor_sample(samples, (now - sh->start_ns) / 1000000);
+            if (now - last_beat > 500000000ull) {
+                send_stage("beat");
+                last_beat = now;
+            }
+            uint64_t left = end - ag_now_ns();
+            uint64_t step = (uint64_t)spec.monitor_ms * 1000000ull;
+            if (left < step)
+                step = left;
+            if ((int64_t)left > 0)
+                usleep((useconds_t)(step / 1000));
+        }
+        uint64_t t_end = ag_now_ns();
+        uint64_t it1 = 0;
+        for (int i = 0; i < nw; i++)
+            it1 += sh->slots[i].iterations;
+        uint64_t pu1, ps1;
+        read_proc_stat(&pu1, &ps1);
+        read_proc_schedstat(&ss_p1);
+        fprintf(phases, "phase %d %s %llu %llu %llu %llu %llu %llu %.3f\n", ph,
+                label, (unsigned long long)(t_end - t_phase),
+                (unsigned long long)(it1 - it),
+                (unsigned long long)(pu1 - pu0), (unsigned long long)(ps1 - ps0),
+                (unsigned long long)(ss_p1.run_delay - ss_p0.run_delay),
+                (unsigned long long)(ss_p1.pcount - ss_p0.pcount),
+                mon.nr_points > nr_pts0
+                    ? (mon.sum_nr - nr_sum0) / (double)(mon.nr_points - nr_pts0)
+                    : 0.0);
+        ss_p0 = ss_p1;
+        t_phase = t_end;
+    }
+    for (int i = 0; i < nw; i++)
+        sh->slots[i].phase_units[nphase] = sh->slots[i].iterations;
+    __atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
+    read_proc_schedstat(&ss_end);
+    read_proc_stat(&ut1, &st1);
+    if (lost) {
+        mon.stall = 1;
+        snprintf(mon.stall_reason, sizeof mon.stall_reason, "%s", lost);
+    }
+
+    /* collect the workers (bounded: a stuck one is killed, not waited) */
+    uint64_t deadline = ag_now_ns() + 3000000000ull;
+    int left = nw;
+    while (left > 0) {
+        int st;
+        pid_t p = waitpid(-1, &st, WNOHANG);
+        if (p > 0) {
+            for (int i = 0; i < nw; i++)
+                if (pids[i] == p) {
+                    pids[i] = 0;
+                    left--;
+                }
+            continue;
+        }
+        if (ag_now_ns() > deadline) {
+            for (int i = 0; i < nw; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], SIGKILL);
+            deadline = UINT64_MAX;
+        }
+        usleep(2000);
+    }
+    send_stage("collect");
+
+    for (int i = 0; i < nw; i++)
+        send_worker(&sh->slots[i], nphase);
+    fclose(ev);
+    fclose(samples);
+    fclose(phases);
+    rec r;
+    rec_open(&r, "events");
+    fwrite(evbuf, 1, evlen, r.f);
+    rec_send(&r);
+    rec_open(&r, "phases");
+    fwrite(pbuf, 1, plen, r.f);
+    rec_send(&r);
+    rec_open(&r, "monitor");
+    fprintf(r.f, "total_samples %llu\nmax_imbalance_ratio %.6f\n"
+            "avg_imbalance_ratio %.6f\navg_nr_running %.6f\nstall_detected %d\n",
+            (unsigned long long)mon.samples, mon.max_imb,
+            mon.samples ? mon.sum_imb / (double)mon.samples : 0.0,
+            mon.nr_points ? mon.sum_nr / (double)mon.nr_points : 0.0, mon.stall);
+    if (mon.stall)
+        fprintf(r.f, "stall_reason %s\n", mon.stall_reason);
+    fprintf(r.f, "schedstat %llu %llu %llu %llu %llu %llu %llu\n",
+            (unsigned long long)(ss_end.run_delay - ss_start.run_delay),
+            (unsigned long long)(ss_end.pcount - ss_start.pcount),
+            (unsigned long long)(ss_end.sched - ss_start.sched),
+            (unsigned long long)(ss_end.yld - ss_start.yld),
+            (unsigned long long)(ss_end.goidle - ss_start.goidle),
+            (unsigned long long)(ss_end.ttwu - ss_start.ttwu),
+            (unsigned long long)(ss_end.ttwu_local - ss_start.ttwu_local));
+    fprintf(r.f, "cputime %llu %llu\n", (unsigned long long)(ut1 - ut0),
+            (unsigned long long)(st1 - st0));
+    fwrite(sbuf, 1, slen, r.f);
+    rec_send(&r);
+    send_sched(lost);
+
+    if (strcmp(spec.fault, "truncate") == 0) {
+        /* a stream cut mid-record, no trailer: the host must notice */
+        static const char cut[] = "@R 999 100 00000000\ntype worker\ncgr";
+        write_all(port_fd, cut, sizeof cut - 1);
+        vm_exit(ST_FRAME_EXIT_PASS);
+    }
+    if (sched_pid > 0) {
+        kill(sched_pid, SIGINT);
+        for (int i = 0; i < 100; i++) {
+            if (waitpid(sched_pid, NULL, WNOHANG) == sched_pid)
+                break;
+            usleep(10000);
+        }
+    }
+    if (lost)
+        finish(ST_FRAME_EXIT_FAIL, lost);
+    for (int i = 0; i < nw; i++)
+        if (!sh->slots[i].completed)
+            fail("worker %d (%s) did not complete", i,
+                 ag_work_names[sh->slots[i].work]);
+    finish(ST_FRAME_EXIT_PASS, NULL);
+}

@@ -1,0 +1,70 @@
+-- schedtest.vm without booting: argv, the scenario spec, option checks.
+-- (tests/c/test_vm.c drives the launcher with a fake qemu; the real VMs
+-- are in tests/e2e/vm_spec.lua.)
+local vm = require "schedtest.vm"
+
+local function find(argv, flag, value)
+  for i = 1, #argv - 1 do
+    if argv[i] == flag and (value == nil or argv[i + 1] == value) then
+      return argv[i + 1]
+    end
+  end
+end
+
+describe("schedtest.vm", function()
+  it("builds qemu's argv from a topology: microvm for one node", function()
+    local a = assert(vm.argv{ topology = "1n2l2c1t", kargs = { "a=1", "b" } })
+    assert.are.equal("qemu-system-x86_64", a[1])
+    assert.is_not_nil(find(a, "-M", "microvm"))
+    assert.are.equal("4,sockets=2,dies=1,cores=2,threads=1", find(a, "-smp"))
+    assert.matches("console=ttyS0 quiet panic=%-1", find(a, "-append"))
+    assert.matches(" a=1 b$", find(a, "-append"))
+    assert.is_not_nil(find(a, "-action", "panic=exit-failure"))
+  end)
+
+  it("uses pc with NUMA nodes for more than one node", function()
+    local a = assert(vm.argv{ topology = { numa = 2, llcs = 2, cores = 2 } })
+    assert.is_not_nil(find(a, "-M", "pc"))
+    assert.is_not_nil(find(a, "-numa", "node,nodeid=1,cpus=2-3,memdev=mem1"))
+  end)
+
+  it("writes the scenario spec the guest agent reads", function()
+    local s = vm.spec{ duration = 1.5, sysctls = { ["kernel.sched_x"] = 3 },
+                       features = { "HRTICK" },
+                       scheduler = { binary = "/x/scx_simple", args = { "-v" } },
+                       cgroups = { { name = "a", workers = 2, work = "pipe_pingpong",
+                                     cpuset = "1", weight = 50 } },
+                       steps = { { duration = 0.5, label = "S1",
+                                   cpusets = { a = "0-1" } } },
+                       fault = "hang=run" }
+    assert.matches("duration_ms 1500\n", s, 1, true)
+    assert.matches("sysctl kernel.sched_x 3\n", s, 1, true)
+    assert.matches("write /sys/kernel/debug/sched/features HRTICK\n", s, 1, true)
+    assert.matches("scheduler /schedtest/sched/scx_simple\nsched_arg -v\n", s, 1, true)
+    assert.matches("cgroup name=a workers=2 work=PipeIo cpuset=1 weight=50\n",
+                   s, 1, true)
+    assert.matches("step ms=500 label=S1\nstep_cpuset a 0-1\n", s, 1, true)
+    assert.matches("fault hang=run\n", s, 1, true)
+  end)
+
+  it("rejects misuse with an error", function()
+    assert.has_error(function() vm.spec{ bogus = 1 } end)
+    assert.has_error(function() vm.spec{ cgroups = { { work = "nope" } } } end)
+    assert.has_error(function()
+      vm.spec{ cgroups = { { work = "PipeIo", workers = 3 } } }
+    end)
+    assert.has_error(function() vm.argv{ topology = "2n3l1c1t" } end)
+    assert.has_error(function() vm.argv{ accel = "xen" } end)
+  end)
+
+  it("returns nil, msg, code for an unknown kernel", function()
+    local r, msg, code = vm.run{ kernel = "/nonexistent/bzImage" }
+    assert.is_nil(r)
+    assert.are.equal("EKERNEL", code)
+    assert.matches("/nonexistent/bzImage", msg, 1, true)
+  end)
+
+  it("knows qemu's version", function()
+    assert.matches("^QEMU emulator version", assert(vm.qemu_version()))
+  end)
+end)
