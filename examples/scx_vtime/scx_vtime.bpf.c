@@ -29,13 +29,13 @@ UEI_DEFINE(uei);
 #define SHARED_DSQ 0
 
 /* Counters read by the loader: see enum in scx_vtime.c. */
-enum { STAT_DIRECT, STAT_QUEUED, STAT_KICKS, NR_STATS };
+enum { STAT_DIRECT, STAT_QUEUED, STAT_KICKS, VTIME_NR_STATS };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(key_size, sizeof(u32));
 	__uint(value_size, sizeof(u64));
-	__uint(max_entries, NR_STATS);
+	__uint(max_entries, VTIME_NR_STATS);
 } stats SEC(".maps");
 
 /* The vtime of the most recently started task: the queue's "now". */

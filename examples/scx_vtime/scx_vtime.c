@@ -20,7 +20,7 @@
 
 #include "scx_vtime.bpf.skel.h"
 
-enum { STAT_DIRECT, STAT_QUEUED, STAT_KICKS, NR_STATS };
+enum { STAT_DIRECT, STAT_QUEUED, STAT_KICKS, VTIME_NR_STATS };
 
 static volatile sig_atomic_t stop;
 
@@ -35,8 +35,8 @@ static void read_stats(struct scx_vtime *skel, unsigned long long *out)
 	int nr_cpus = libbpf_num_possible_cpus();
 	unsigned long long values[nr_cpus > 0 ? nr_cpus : 1];
 
-	memset(out, 0, NR_STATS * sizeof(*out));
-	for (unsigned int i = 0; i < NR_STATS; i++) {
+	memset(out, 0, VTIME_NR_STATS * sizeof(*out));
+	for (unsigned int i = 0; i < VTIME_NR_STATS; i++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &i,
 					values) < 0)
 			continue;
@@ -94,7 +94,7 @@ int main(int argc, char **argv)
 	       preempt ? "preempt on wake" : "no preemption");
 	fflush(stdout);
 
-	unsigned long long s[NR_STATS];
+	unsigned long long s[VTIME_NR_STATS];
 	int ticks = 0;
 	while (!stop && !UEI_EXITED(skel, uei)) {
 		sleep(1);

@@ -45,15 +45,46 @@ local function tail_lines(text, n)
   return table.concat(lines, "\n", from)
 end
 
---- Build one scheduler in `root` (its argv, no shell); the output goes to
--- `log_dir`/<name>.build.log.  Returns the absolute binary path, or
+--- What a scheduler build sees of the kernel, as environment variables:
+-- SCHEDTEST_KERNEL (image), SCHEDTEST_KERNEL_VERSION, and for sched_ext
+-- schedulers SCHEDTEST_SCX_SDK (vmlinux.h, libbpf, bpftool and the scx
+-- headers cached by `schedtest kernel build`) and SCHEDTEST_VMLINUX_H.  A
+-- kernel without its own SDK (Debian's, a source tree) borrows the newest
+-- built one, since BPF programs only need matching kernel types.
+function M.build_env(kinfo)
+  local env = { SCHEDTEST_KERNEL = kinfo.path,
+                SCHEDTEST_KERNEL_VERSION = kinfo.version }
+  local function sdk_of(dir)
+    local st = dir and fs.stat(dir .. "/sdk/lib/libbpf.a")
+    return st and (dir .. "/sdk") or nil
+  end
+  local sdk = sdk_of(kinfo.cache_dir)
+  if not sdk then
+    local newest
+    for _, k in ipairs(require("schedtest.kernel").list() or {}) do
+      local dir = sdk_of(k.cache_dir)
+      if dir and (not newest or (k.name or "") > newest.name) then
+        newest = { name = k.name or "", dir = dir }
+      end
+    end
+    sdk = newest and newest.dir
+  end
+  if sdk then
+    env.SCHEDTEST_SCX_SDK = sdk
+    env.SCHEDTEST_VMLINUX_H = sdk .. "/include/vmlinux.h"
+  end
+  return env
+end
+
+--- Build one scheduler in `root` (its argv, no shell, `env` added); the
+-- output goes to `log_dir`/<name>.build.log.  Returns the absolute binary path, or
 -- nil, message, code with the last lines of the log in the message.
-function M.build_scheduler(sched, root, log_dir)
+function M.build_scheduler(sched, root, log_dir, env)
   if sched.build then
     assert(fs.mkdir_p(log_dir))
     local log = log_dir .. "/" .. sched.name .. ".build.log"
     local r, msg, code = proc.run(sched.build, { cwd = root, stdout = log,
-                                                 stderr = "stdout",
+                                                 stderr = "stdout", env = env,
                                                  timeout = 1800 })
     if not r then
       return nil, string.format("scheduler '%s': cannot run its build " ..
@@ -336,7 +367,7 @@ function M.run_tests(suite, tests, ctx)
     end
     local path, msg, code = M.build_scheduler(
       ctx.build == false and { name = s.name, binary = s.binary } or s,
-      suite.root, log_dir)
+      suite.root, log_dir, M.build_env(ctx.kernel))
     if not path then return nil, msg, code end
     ctx.binaries[s.name] = path
   end

@@ -1,0 +1,71 @@
+-- schedtest suite of the scx_vtime example: a small sched_ext scheduler.
+-- Run it with:  schedtest test --kernel built
+-- (a kernel from `schedtest kernel build`, which also caches the sched_ext
+-- SDK the build below uses).
+--
+-- The performance tests pin the threads that compete to one vCPU: under
+-- TCG, unpinned placement is decided per boot and its noise (CV 25-200 %)
+-- would hide real changes; pinned, the wake latency varies by 1-2 %.
+
+scheduler {
+  name = "scx_vtime",
+  build = { "make" },
+  binary = "build/scx_vtime",
+  args = { "--slice-us", "3000" },
+}
+
+-- A pipe ping-pong waking up next to a CPU hog on vCPU 1: how long the
+-- woken task waits depends on wake-up preemption and the slice.
+test {
+  name = "perf_pingpong_vs_hog",
+  performance_mode = true,
+  topology = "1n1l2c1t",
+  duration = 3,
+  cgroups = {
+    { name = "pingpong", workers = 2, work = "pipe_pingpong", cpuset = "1" },
+    { name = "hog", workers = 1, work = "cpu_spin", cpuset = "1" },
+  },
+  perf_delta_assertions = {
+    { metric = "worst_median_wake_latency_us", max_regression_pct = 25 },
+  },
+}
+
+-- Two CPU hogs sharing vCPU 1: each waits one slice for the other, so
+-- the longest gap between work checkpoints follows the slice length.
+test {
+  name = "perf_hogs_share_cpu",
+  performance_mode = true,
+  topology = "1n1l2c1t",
+  duration = 3,
+  cgroups = { { name = "hogs", workers = 2, work = "cpu_spin", cpuset = "1" } },
+}
+
+-- Timer sleepers bursting next to a hog: timer-to-run latency.
+test {
+  name = "perf_bursty_vs_hog",
+  performance_mode = true,
+  topology = "1n1l2c1t",
+  duration = 3,
+  cgroups = {
+    { name = "bursty", workers = 2, work = "bursty", cpuset = "1" },
+    { name = "hog", workers = 1, work = "cpu_spin", cpuset = "1" },
+  },
+}
+
+-- A messenger waking three workers (schbench-like), over both vCPUs.
+test {
+  name = "perf_futex_fanout",
+  performance_mode = true,
+  topology = "1n1l2c1t",
+  duration = 3,
+  cgroups = { { name = "fanout", workers = 4, work = "futex_fanout",
+                fanout = 3 } },
+}
+
+-- Not a performance test: every work type makes progress under scx_vtime.
+test {
+  name = "smoke_mix",
+  topology = "1n1l2c1t",
+  duration = 1,
+  cgroups = { { name = "mix", workers = 3, work = "mix" } },
+}
