@@ -27,6 +27,7 @@ struct st_json_parser {
     st_json *stack;     /* pending values of open containers */
     size_t sp, stack_cap;
     int max_depth;
+    int lazy;
     const char *start;
     const char *cur;
     const char *end;
@@ -66,6 +67,24 @@ void st_json_parser_free(st_json_parser *p)
 void st_json_parser_set_max_depth(st_json_parser *p, int depth)
 {
     p->max_depth = depth > 0 ? depth : 1;
+}
+
+void st_json_parser_set_lazy_numbers(st_json_parser *p, int lazy)
+{
+    p->lazy = lazy;
+}
+
+double st_json_number(const st_json *v)
+{
+    if (v->type == ST_JSON_INT)
+        return (double)v->u.i;
+    if (v->type != ST_JSON_FLOAT)
+        return NAN;
+    if (v->n == 0)
+        return v->u.d;
+    /* lazy: the validated text is still in the buffer, and is followed by
+     * a character that cannot continue a number */
+    return strtod(v->u.s, NULL);
 }
 
 size_t st_json_parser_error_offset(const st_json_parser *p)
@@ -137,9 +156,9 @@ static int fail(st_json_parser *p, const char *at, const char *fmt, ...)
                         p->err_reason);
 }
 
-static int push(st_json_parser *p, const st_json *v)
+static int push_slow(st_json_parser *p, const st_json *v)
 {
-    if (p->sp == p->stack_cap) {
+    {
         size_t cap = p->stack_cap ? p->stack_cap * 2 : 256;
         st_json *s = realloc(p->stack, cap * sizeof *s);
         if (!s)
@@ -149,6 +168,15 @@ static int push(st_json_parser *p, const st_json *v)
     }
     p->stack[p->sp++] = *v;
     return 0;
+}
+
+static inline int push(st_json_parser *p, const st_json *v)
+{
+    if (__builtin_expect(p->sp < p->stack_cap, 1)) {
+        p->stack[p->sp++] = *v;
+        return 0;
+    }
+    return push_slow(p, v);
 }
 
 static const char *skip_ws(const char *c)
@@ -473,10 +501,22 @@ static const char *parse_number(st_json_parser *p, const char *c,
         }
     }
     v->type = ST_JSON_FLOAT;
+    v->n = 0;
     if (dropped == 0 && mant < (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
         double d = (double)mant;
         d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
         v->u.d = neg ? -d : d;
+        return c;
+    }
+    /* Lazy mode: keep the text when the value is surely finite (below
+     * 1e308); only overflow candidates are converted now, to stay strict. */
+    if (p->lazy && mant != 0 && digits + exp10 < 308) {
+        v->u.s = s;
+        v->n = (uint32_t)(c - s);
+        return c;
+    }
+    if (p->lazy && mant == 0 && dropped == 0) {
+        v->u.d = neg ? -0.0 : 0.0;
         return c;
     }
     /* strtod stops exactly where the validated grammar ended. */

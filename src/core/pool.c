@@ -452,7 +452,7 @@ static int number_of(extract *x, const st_json *v, const char *key,
     if (v->type == ST_JSON_INT)
         *d = (double)v->u.i;
     else if (v->type == ST_JSON_FLOAT)
-        *d = v->u.d;
+        *d = st_json_number(v);
     else if (v->type == ST_JSON_NULL)
         *ok = 0;
     else
@@ -607,7 +607,7 @@ static double opt_number(const st_json *v, int *bad)
     if (v->type == ST_JSON_INT)
         return (double)v->u.i;
     if (v->type == ST_JSON_FLOAT)
-        return v->u.d;
+        return st_json_number(v);
     *bad = 1;
     return NAN;
 }
@@ -782,12 +782,36 @@ static int extract_row(extract *x, const st_json *root)
  * Reading files and walking directories
  * ===================================================================== */
 
-/* Read a whole regular file into p->buf; errors go to the error list. */
-static int read_sidecar(st_pool *p, const char *path, size_t *len,
-                        int *failed)
+static int grow_buf(st_pool *p, size_t want)
+{
+    if (want <= p->bufcap)
+        return 0;
+    size_t nc = p->bufcap ? p->bufcap : 65536;
+    while (nc < want)
+        nc *= 2;
+    char *nb = realloc(p->buf, nc);
+    if (!nb)
+        return oom();
+    p->buf = nb;
+    p->bufcap = nc;
+    return 0;
+}
+
+/*
+ * Read a whole sidecar into p->buf; errors go to the error list.  Small
+ * files take three syscalls (open, read, close): a short read of a regular
+ * file means end of file, and only a file that fills the buffer is
+ * fstat'ed (for the size limit and the rest).  O_NONBLOCK keeps a FIFO
+ * named like a sidecar from hanging the walk.
+ */
+static int read_sidecar(st_pool *p, int dfd, const char *name,
+                        const char *path, size_t *len, int *failed)
 {
     *failed = 1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int rc = grow_buf(p, 65536);
+    if (rc < 0)
+        return rc;
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         char why[256];
@@ -795,72 +819,57 @@ static int read_sidecar(st_pool *p, const char *path, size_t *len,
                  e == ELOOP ? " (symbolic link loop)" : "");
         return add_error(p, path, -1, st_error_from_errno(e), why);
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return add_error(p, path, -1, st_error_from_errno(e), strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return add_error(p, path, -1, ST_EINVAL, "is a directory named "
-                         "like a sidecar, not a sidecar file");
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return add_error(p, path, -1, ST_EINVAL, "not a regular file");
-    }
     uint64_t max = p->opts.max_file_size ? p->opts.max_file_size
                                          : DEFAULT_MAX_FILE;
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        char why[160];
-        snprintf(why, sizeof why, "file is %lld bytes, larger than the "
-                 "%llu-byte sidecar limit", (long long)st.st_size,
-                 (unsigned long long)max);
-        return add_error(p, path, -1, ST_ERANGE, why);
-    }
-    size_t want = (size_t)st.st_size + ST_JSON_PADDING + 1;
-    if (want > p->bufcap) {
-        size_t nc = p->bufcap ? p->bufcap : 65536;
-        while (nc < want)
-            nc *= 2;
-        char *nb = realloc(p->buf, nc);
-        if (!nb) {
-            close(fd);
-            return oom();
-        }
-        p->buf = nb;
-        p->bufcap = nc;
-    }
-    /* read until EOF: the size may change under us; the buffer bounds it */
     size_t got = 0;
+    int checked = 0;
     for (;;) {
-        ssize_t r = read(fd, p->buf + got, p->bufcap - ST_JSON_PADDING - got);
+        size_t room = p->bufcap - ST_JSON_PADDING - 1 - got;
+        ssize_t r = read(fd, p->buf + got, room);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             int e = errno;
             close(fd);
+            if (e == EISDIR)
+                return add_error(p, path, -1, ST_EINVAL, "is a directory "
+                                 "named like a sidecar, not a sidecar file");
+            if (e == EAGAIN)
+                return add_error(p, path, -1, ST_EINVAL, "not a regular "
+                                 "file");
             return add_error(p, path, (int64_t)got, st_error_from_errno(e),
                              strerror(e));
         }
-        if (r == 0)
-            break;
         got += (size_t)r;
-        if (got > max) {
+        if ((size_t)r < room)
+            break; /* short read: end of file */
+        if (!checked) {
+            struct stat st;
+            checked = 1;
+            if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return add_error(p, path, -1, ST_EINVAL, "not a regular "
+                                 "file");
+            }
+            if ((uint64_t)st.st_size > max) {
+                close(fd);
+                char why[160];
+                snprintf(why, sizeof why, "file is %lld bytes, larger than "
+                         "the %llu-byte sidecar limit",
+                         (long long)st.st_size, (unsigned long long)max);
+                return add_error(p, path, -1, ST_ERANGE, why);
+            }
+            if ((rc = grow_buf(p, (size_t)st.st_size + 4096)) < 0) {
+                close(fd);
+                return rc;
+            }
+        } else if (got > max) {
             close(fd);
             return add_error(p, path, -1, ST_ERANGE, "file grew beyond the "
                              "sidecar size limit while reading");
-        }
-        if (got == p->bufcap - ST_JSON_PADDING) {
-            char *nb = realloc(p->buf, p->bufcap * 2);
-            if (!nb) {
-                close(fd);
-                return oom();
-            }
-            p->buf = nb;
-            p->bufcap *= 2;
+        } else if ((rc = grow_buf(p, p->bufcap * 2)) < 0) {
+            close(fd);
+            return rc;
         }
     }
     close(fd);
@@ -869,12 +878,13 @@ static int read_sidecar(st_pool *p, const char *path, size_t *len,
     return 0;
 }
 
-static int load_file(st_pool *p, const char *path, uint32_t run_dir)
+static int load_file(st_pool *p, int dfd, const char *name,
+                     const char *path, uint32_t run_dir)
 {
     size_t len;
     int failed;
     p->walked++;
-    int rc = read_sidecar(p, path, &len, &failed);
+    int rc = read_sidecar(p, dfd, name, path, &len, &failed);
     if (rc < 0 || failed)
         return rc;
     if (len == 0)
@@ -950,6 +960,15 @@ static int walk(st_pool *p, const char *dir, int depth, uint32_t run_dir)
         st_error_clear();
         return add_error(p, dir, -1, rc, "cannot list directory");
     }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        int e = errno;
+        st_fs_list_free(names);
+        if (depth == 0)
+            return st_error_set_errno(st_error_from_errno(e), e, "pool: %s",
+                                      dir);
+        return add_error(p, dir, -1, st_error_from_errno(e), strerror(e));
+    }
     for (size_t i = 0; i < n && rc >= 0; i++) {
         const char *name = names[i];
         if (name[0] == '.')
@@ -960,10 +979,10 @@ static int walk(st_pool *p, const char *dir, int depth, uint32_t run_dir)
             break;
         }
         if (st_sidecar_is_sidecar_name(name)) {
-            rc = load_file(p, path, run_dir);
+            rc = load_file(p, dfd, name, path, run_dir);
         } else if (depth < 2) {
             struct stat st;
-            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (fstatat(dfd, name, &st, 0) == 0 && S_ISDIR(st.st_mode)) {
                 uint32_t rd = run_dir;
                 if (depth == 0 && !(rd = intern(p, name, strlen(name))))
                     rc = oom();
@@ -973,6 +992,7 @@ static int walk(st_pool *p, const char *dir, int depth, uint32_t run_dir)
         }
         free(path);
     }
+    close(dfd);
     st_fs_list_free(names);
     return rc;
 }
@@ -994,6 +1014,7 @@ int st_pool_open(st_pool **out, const char *root, const st_pool_opts *opts)
         goto fail;
     if (p->opts.max_depth)
         st_json_parser_set_max_depth(p->parser, p->opts.max_depth);
+    st_json_parser_set_lazy_numbers(p->parser, 1);
     if ((rc = build_accessors(p)) < 0)
         goto fail;
     struct stat st;
