@@ -62,6 +62,18 @@ void st_json_parser_free(st_json_parser *p);
 void st_json_parser_set_max_depth(st_json_parser *p, int depth);
 
 /**
+ * Members to skip: called for each object key while not already skipping,
+ * with the nesting depth (1 = members of the root object), the key of the
+ * member whose value is the enclosing object (NULL at the root or inside
+ * arrays) and the key.  Returning non-zero drops the member from the tree;
+ * its value is still validated as strictly as everything else.
+ */
+typedef int (*st_json_skip_fn)(void *ctx, int depth, const char *parent_key,
+                               const char *key, size_t n);
+void st_json_parser_set_skip(st_json_parser *p, st_json_skip_fn fn,
+                             void *ctx);
+
+/**
  * Lazy numbers: floats that need more than the exact fast path keep their
  * text (n > 0, u.s) and are converted by st_json_number() when read.
  * Overflow is still detected while parsing.  For readers that use few of

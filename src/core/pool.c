@@ -437,9 +437,6 @@ static int set_value(extract *x, size_t m, double d, int only_if_absent)
     double *cell = &x->p->cols[m][x->row];
     if (only_if_absent && !isnan(*cell))
         return 0;
-    if (isnan(*cell) &&
-        VEC_PUSH(x->p->touched, x->p->ntouched, x->p->captouched, m) < 0)
-        return oom();
     *cell = d;
     return 0;
 }
@@ -778,6 +775,25 @@ static int extract_row(extract *x, const st_json *root)
 }
 /* }==================================================================== */
 
+/*
+ * What the pool never looks at is validated but not stored: unknown
+ * top-level keys, the per-cgroup stats and the host context (but arch).
+ */
+static int skip_member(void *ctx, int depth, const char *parent,
+                       const char *key, size_t n)
+{
+    st_pool *p = ctx;
+    if (depth == 1)
+        return smap_get(&p->top, key, n) < 0;
+    if (depth == 2 && parent) {
+        if (strcmp(parent, "stats") == 0)
+            return n == 7 && memcmp(key, "cgroups", 7) == 0;
+        if (strcmp(parent, "host") == 0)
+            return !(n == 4 && memcmp(key, "arch", 4) == 0);
+    }
+    return 0;
+}
+
 /* {====================================================================
  * Reading files and walking directories
  * ===================================================================== */
@@ -903,12 +919,11 @@ static int load_file(st_pool *p, int dfd, const char *name,
         .p = p, .path = path, .row = p->nrows, .phase0 = p->nphases,
         .pm0 = p->npm, .assert0 = p->nasserts,
     };
-    p->ntouched = 0;
     rc = extract_row(&x, root);
     if (rc < 0) {
         /* undo the partial row */
-        for (size_t i = 0; i < p->ntouched; i++)
-            p->cols[p->touched[i]][x.row] = NAN;
+        for (size_t m = 0; m < p->nmetrics; m++)
+            p->cols[m][x.row] = NAN; /* failures are rare: no bookkeeping */
         p->nphases = x.phase0;
         p->npm = x.pm0;
         p->nasserts = x.assert0;
@@ -1015,6 +1030,7 @@ int st_pool_open(st_pool **out, const char *root, const st_pool_opts *opts)
     if (p->opts.max_depth)
         st_json_parser_set_max_depth(p->parser, p->opts.max_depth);
     st_json_parser_set_lazy_numbers(p->parser, 1);
+    st_json_parser_set_skip(p->parser, skip_member, p);
     if ((rc = build_accessors(p)) < 0)
         goto fail;
     struct stat st;
