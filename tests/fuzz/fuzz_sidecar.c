@@ -4,8 +4,9 @@
  *  - the parser never reads out of bounds and fails cleanly;
  *  - a parsed tree printed with st_json_write_pretty parses back, and
  *    printing that gives the same text (parser and printer agree);
- *  - lazy-number parsing accepts exactly what eager parsing accepts and
- *    gives the same values;
+ *  - lazy-number parsing and skipped members accept exactly what eager
+ *    parsing accepts (same error offset), and lazy numbers have the same
+ *    values;
  *  - when the writer accepts a tree as a sidecar, its output parses and
  *    re-serializes byte for byte (write -> read -> write is identical).
  */
@@ -18,7 +19,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static st_json_parser *P, *Q, *L;
+static st_json_parser *P, *Q, *L, *K;
+
+/* An arbitrary but deterministic skip rule, to exercise skipped subtrees. */
+static int skip_some(void *ctx, int depth, const char *parent,
+                     const char *key, size_t n)
+{
+    (void)ctx;
+    return (n % 2 == 1) || (parent && depth > 1 && parent[0] == 's') ||
+           (n && key[0] == 'c');
+}
 
 static char *copy(const void *d, size_t n)
 {
@@ -49,15 +59,27 @@ static void same_numbers(const st_json *a, const st_json *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!P && (st_json_parser_new(&P) || st_json_parser_new(&Q) ||
-               st_json_parser_new(&L)))
+               st_json_parser_new(&L) || st_json_parser_new(&K)))
         abort();
     st_json_parser_set_lazy_numbers(L, 1);
+    st_json_parser_set_lazy_numbers(K, 1);
+    st_json_parser_set_skip(K, skip_some, NULL);
     char *buf = copy(data, size), *lbuf = copy(data, size);
-    st_json *root, *lroot;
+    char *kbuf = copy(data, size);
+    st_json *root, *lroot, *kroot;
     int rc = st_json_parse(&root, P, buf, size);
     int lrc = st_json_parse(&lroot, L, lbuf, size);
-    if ((rc == 0) != (lrc == 0))
+    int krc = st_json_parse(&kroot, K, kbuf, size);
+    /* lazy numbers and skipping never change what is accepted, nor where
+     * the first error is */
+    if ((rc == 0) != (lrc == 0) || (rc == 0) != (krc == 0))
         abort();
+    if (rc != 0 && (st_json_parser_error_offset(P) !=
+                    st_json_parser_error_offset(L) ||
+                    st_json_parser_error_offset(P) !=
+                    st_json_parser_error_offset(K)))
+        abort();
+    free(kbuf);
     if (rc != 0) {
         if (st_json_parser_error_offset(P) > size)
             abort();
