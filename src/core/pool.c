@@ -1055,23 +1055,28 @@ static int walk(st_pool *p, joblist *jobs, const char *dir, int depth,
 }
 
 /* {--------------------------------------------------------------------
- * Parallel reading: workers read + parse into a ring of slots, the main
- * thread ingests slot j % nslots for job j, in walk order.
+ * Parallel reading: workers read + parse batches of BATCH consecutive
+ * files into a ring of slots; the main thread ingests batch b from slot
+ * b % nslots, so rows keep walk order.  Batches keep the synchronisation
+ * (and context switches) to one handoff per BATCH files.
  * --------------------------------------------------------------------- */
 
+#define BATCH 32
+
 typedef struct {
-    reader rd;
-    size_t ticket; /* the job allowed to fill this slot next */
+    reader rd[BATCH];
+    int rc[BATCH];
+    size_t ticket; /* the batch allowed to fill this slot next */
     int full;
-    int rc;        /* ST_ENOMEM from the worker */
+    int ninit;
 } slot;
 
 typedef struct {
     st_pool *p;
     const joblist *jobs;
     slot *slots;
-    size_t nslots;
-    size_t next;   /* next job to claim */
+    size_t nslots, nbatches;
+    size_t next;   /* next batch to claim */
     int stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -1082,20 +1087,21 @@ static void *worker(void *arg)
     ring *g = arg;
     for (;;) {
         pthread_mutex_lock(&g->mu);
-        size_t j = g->next++;
-        if (j >= g->jobs->n || g->stop) {
+        size_t b = g->next++;
+        if (b >= g->nbatches || g->stop) {
             pthread_mutex_unlock(&g->mu);
             return NULL;
         }
-        slot *s = &g->slots[j % g->nslots];
-        while (!g->stop && (s->full || s->ticket != j))
+        slot *s = &g->slots[b % g->nslots];
+        while (!g->stop && (s->full || s->ticket != b))
             pthread_cond_wait(&g->cv, &g->mu);
         pthread_mutex_unlock(&g->mu);
         if (g->stop)
             return NULL;
-        int rc = reader_load(&s->rd, g->jobs->v[j].path);
+        size_t first = b * BATCH;
+        for (size_t k = 0; k < BATCH && first + k < g->jobs->n; k++)
+            s->rc[k] = reader_load(&s->rd[k], g->jobs->v[first + k].path);
         pthread_mutex_lock(&g->mu);
-        s->rc = rc;
         s->full = 1;
         pthread_cond_broadcast(&g->cv);
         pthread_mutex_unlock(&g->mu);
@@ -1110,8 +1116,9 @@ static int online_cpus(void)
 
 static int load_parallel(st_pool *p, const joblist *jobs, int nthreads)
 {
-    ring g = {.p = p, .jobs = jobs, .nslots = (size_t)nthreads * 4};
-    int rc = 0;
+    ring g = {.p = p, .jobs = jobs, .nslots = (size_t)nthreads * 2,
+              .nbatches = (jobs->n + BATCH - 1) / BATCH};
+    int rc = 0, started = 0;
     g.slots = calloc(g.nslots, sizeof *g.slots);
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
     if (!g.slots || !th) {
@@ -1119,37 +1126,39 @@ static int load_parallel(st_pool *p, const joblist *jobs, int nthreads)
         free(th);
         return oom();
     }
-    size_t ninit = 0;
-    for (; ninit < g.nslots; ninit++) {
-        if ((rc = reader_init(&g.slots[ninit].rd, p)) < 0)
-            goto out;
-        g.slots[ninit].ticket = ninit;
+    for (size_t i = 0; i < g.nslots && rc == 0; i++) {
+        g.slots[i].ticket = i;
+        for (; g.slots[i].ninit < BATCH && rc == 0; g.slots[i].ninit++)
+            if ((rc = reader_init(&g.slots[i].rd[g.slots[i].ninit], p)) < 0)
+                break;
     }
+    if (rc < 0)
+        goto out;
     pthread_mutex_init(&g.mu, NULL);
     pthread_cond_init(&g.cv, NULL);
-    int started = 0;
     for (; started < nthreads; started++)
         if (pthread_create(&th[started], NULL, worker, &g) != 0)
             break;
-    if (started == 0) {
+    if (started == 0)
         rc = st_error_set(ST_ERROR, "pool: cannot start reader threads");
-    } else {
-        for (size_t j = 0; j < jobs->n && rc == 0; j++) {
-            slot *s = &g.slots[j % g.nslots];
-            pthread_mutex_lock(&g.mu);
-            while (!s->full)
-                pthread_cond_wait(&g.cv, &g.mu);
-            pthread_mutex_unlock(&g.mu);
+    for (size_t b = 0; b < g.nbatches && rc == 0 && started; b++) {
+        slot *s = &g.slots[b % g.nslots];
+        pthread_mutex_lock(&g.mu);
+        while (!s->full)
+            pthread_cond_wait(&g.cv, &g.mu);
+        pthread_mutex_unlock(&g.mu);
+        size_t first = b * BATCH;
+        for (size_t k = 0; k < BATCH && first + k < jobs->n && rc == 0; k++) {
+            const job *j = &jobs->v[first + k];
             p->walked++;
-            rc = s->rc < 0 ? oom()
-                           : ingest(p, jobs->v[j].path, jobs->v[j].run_dir,
-                                    &s->rd);
-            pthread_mutex_lock(&g.mu);
-            s->full = 0;
-            s->ticket = j + g.nslots;
-            pthread_cond_broadcast(&g.cv);
-            pthread_mutex_unlock(&g.mu);
+            rc = s->rc[k] < 0 ? oom()
+                              : ingest(p, j->path, j->run_dir, &s->rd[k]);
         }
+        pthread_mutex_lock(&g.mu);
+        s->full = 0;
+        s->ticket = b + g.nslots;
+        pthread_cond_broadcast(&g.cv);
+        pthread_mutex_unlock(&g.mu);
     }
     pthread_mutex_lock(&g.mu);
     g.stop = 1;
@@ -1160,8 +1169,9 @@ static int load_parallel(st_pool *p, const joblist *jobs, int nthreads)
     pthread_mutex_destroy(&g.mu);
     pthread_cond_destroy(&g.cv);
 out:
-    for (size_t i = 0; i < ninit; i++)
-        reader_free(&g.slots[i].rd);
+    for (size_t i = 0; i < g.nslots; i++)
+        for (int k = 0; k < g.slots[i].ninit; k++)
+            reader_free(&g.slots[i].rd[k]);
     free(g.slots);
     free(th);
     return rc;
