@@ -15,7 +15,7 @@ PREFIX  ?= /usr/local
 DEB_PACKAGES := build-essential pkg-config git \
 	liblua5.4-dev lua5.4 lua-cjson lua-busted \
 	libgit2-dev libgsl-dev libreadline-dev libcmocka-dev \
-	qemu-system-x86 python3 zlib1g-dev \
+	qemu-system-x86 python3 zlib1g-dev time clang \
 	linux-source-6.12 dwarves clang-16 llvm-16 libelf-dev libssl-dev \
 	flex bison bc cpio libzstd-dev xz-utils python3-scipy
 
@@ -142,3 +142,28 @@ clean:
 	rm -rf build
 
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(HOST_OBJ:.o=.d)
+
+# ---- fuzzing (not part of `make test`) -------------------------------------
+# libFuzzer target for the sidecar parser and writer, built with Debian's
+# clang; runs FUZZ_SECONDS (default 300) from the fixture corpus.
+FUZZ_SECONDS ?= 300
+FUZZ_CC      ?= clang
+FUZZ_BIN     := build/fuzz/fuzz_sidecar
+FUZZ_SRC     := tests/fuzz/fuzz_sidecar.c src/core/json.c src/core/sidecar.c \
+                src/core/error.c src/core/fs.c
+
+.PHONY: fuzz
+$(FUZZ_BIN): $(FUZZ_SRC) include/schedtest/json.h include/schedtest/sidecar.h | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "CLANG $@"
+	@$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(FUZZ_SRC) -lm -lpthread
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p build/fuzz/corpus
+	@cp -n tests/fixtures/sidecars-good/*.json build/fuzz/corpus/ 2>/dev/null || true
+	@for f in tests/fixtures/sidecars-bad/*/*.json; do \
+		cp -n "$$f" build/fuzz/corpus/ 2>/dev/null || true; done
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-print_final_stats=1 build/fuzz/corpus

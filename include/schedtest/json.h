@@ -30,7 +30,8 @@ typedef enum {
 /*
  * One node.  Arrays hold `n` nodes in `u.items`; objects hold `n` members as
  * 2n nodes (key string, value) in `u.items`.  Strings are NUL-terminated and
- * may contain NUL bytes (use `n`).
+ * may contain NUL bytes (use `n`).  FLOAT nodes have n == 0 and the value
+ * in u.d, except with lazy numbers (see st_json_parser_set_lazy_numbers).
  */
 typedef struct st_json st_json;
 struct st_json {
@@ -59,6 +60,32 @@ void st_json_parser_free(st_json_parser *p);
 
 /** Change the nesting limit (default ST_JSON_MAX_DEPTH). */
 void st_json_parser_set_max_depth(st_json_parser *p, int depth);
+
+/**
+ * Members to skip: called for each object key while not already skipping,
+ * with the nesting depth (1 = members of the root object), the key of the
+ * member whose value is the enclosing object (NULL at the root or inside
+ * arrays) and the key.  Returning non-zero drops the member from the tree;
+ * its value is still validated as strictly as everything else.
+ */
+typedef int (*st_json_skip_fn)(void *ctx, int depth, const char *parent_key,
+                               const char *key, size_t n);
+void st_json_parser_set_skip(st_json_parser *p, st_json_skip_fn fn,
+                             void *ctx);
+
+/**
+ * Lazy numbers: floats that need more than the exact fast path keep their
+ * text (n > 0, u.s) and are converted by st_json_number() when read.
+ * Overflow is still detected while parsing.  For readers that use few of
+ * the numbers they parse (the pool).
+ */
+void st_json_parser_set_lazy_numbers(st_json_parser *p, int lazy);
+
+/**
+ * The value of an INT or FLOAT node as a double (NaN for other types);
+ * the only correct way to read FLOAT nodes of a lazy parser.
+ */
+double st_json_number(const st_json *v);
 
 /**
  * Parse `buf[0..len)` in place.  `buf` must be writable and have

@@ -52,6 +52,8 @@ typedef struct {
     const char *run_source;  /* replaces every row's run_source ("archive") */
     uint64_t max_file_size;  /* bytes; 0 = 16 MiB */
     int max_depth;           /* JSON nesting limit; 0 = 64 */
+    int threads;             /* reader threads; 0 = online CPUs (max 8),
+                                1 = read in the calling thread */
 } st_pool_opts;
 
 typedef struct {

@@ -27,6 +27,9 @@ struct st_json_parser {
     st_json *stack;     /* pending values of open containers */
     size_t sp, stack_cap;
     int max_depth;
+    int lazy;
+    st_json_skip_fn skip;
+    void *skip_ctx;
     const char *start;
     const char *cur;
     const char *end;
@@ -66,6 +69,31 @@ void st_json_parser_free(st_json_parser *p)
 void st_json_parser_set_max_depth(st_json_parser *p, int depth)
 {
     p->max_depth = depth > 0 ? depth : 1;
+}
+
+void st_json_parser_set_skip(st_json_parser *p, st_json_skip_fn fn,
+                             void *ctx)
+{
+    p->skip = fn;
+    p->skip_ctx = ctx;
+}
+
+void st_json_parser_set_lazy_numbers(st_json_parser *p, int lazy)
+{
+    p->lazy = lazy;
+}
+
+double st_json_number(const st_json *v)
+{
+    if (v->type == ST_JSON_INT)
+        return (double)v->u.i;
+    if (v->type != ST_JSON_FLOAT)
+        return NAN;
+    if (v->n == 0)
+        return v->u.d;
+    /* lazy: the validated text is still in the buffer, and is followed by
+     * a character that cannot continue a number */
+    return strtod(v->u.s, NULL);
 }
 
 size_t st_json_parser_error_offset(const st_json_parser *p)
@@ -137,9 +165,9 @@ static int fail(st_json_parser *p, const char *at, const char *fmt, ...)
                         p->err_reason);
 }
 
-static int push(st_json_parser *p, const st_json *v)
+static int push_slow(st_json_parser *p, const st_json *v)
 {
-    if (p->sp == p->stack_cap) {
+    {
         size_t cap = p->stack_cap ? p->stack_cap * 2 : 256;
         st_json *s = realloc(p->stack, cap * sizeof *s);
         if (!s)
@@ -151,11 +179,28 @@ static int push(st_json_parser *p, const st_json *v)
     return 0;
 }
 
-static const char *skip_ws(const char *c)
+static inline int push(st_json_parser *p, const st_json *v)
 {
-    while (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t')
-        c++;
-    return c;
+    if (__builtin_expect(p->sp < p->stack_cap, 1)) {
+        p->stack[p->sp++] = *v;
+        return 0;
+    }
+    return push_slow(p, v);
+}
+
+static inline const char *skip_ws(const char *c)
+{
+    for (;;) {
+        /* pretty-printed input is mostly runs of indentation spaces; the
+         * NUL sentinel after the input stops the 8-byte compare early */
+        while (c[0] == ' ' && c[1] == ' ' && c[2] == ' ' && c[3] == ' ' &&
+               c[4] == ' ' && c[5] == ' ' && c[6] == ' ' && c[7] == ' ')
+            c += 8;
+        if (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t')
+            c++;
+        else
+            return c;
+    }
 }
 
 static const char *describe_char(char buf[16], const st_json_parser *p,
@@ -244,6 +289,18 @@ static int utf8_seq(const unsigned char *c, const unsigned char *end)
     return 0;
 }
 
+static const unsigned char plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0), R16(0),                                 /* 0x00-0x1f */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
+    R16(1), R16(1),                                 /* 0x30-0x4f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\\' */
+    R16(1), R16(1),                                 /* 0x60-0x7f */
+    R16(0), R16(0), R16(0), R16(0),                 /* 0x80-0xbf */
+    R16(0), R16(0), R16(0), R16(0)                  /* 0xc0-0xff */
+#undef R16
+};
+
 /*
  * Parse the string whose opening quote is at c[-1]; unescape in place.
  * Sets *out, *len and returns the position after the closing quote, or NULL
@@ -254,11 +311,14 @@ static const char *parse_string(st_json_parser *p, const char *c,
 {
     const char *s = c;
     const unsigned char *end = (const unsigned char *)p->end;
-    /* Fast path: no escapes. */
+    /* Fast path: no escapes.  plain[b] is 1 for bytes that need no
+     * attention (printable ASCII other than '"' and '\\'); NUL is not
+     * plain, so the sentinel ends the scan. */
     const unsigned char *u = (const unsigned char *)c;
     for (;;) {
-        while (u < end && *u >= 0x20 && *u != '"' && *u != '\\' &&
-               *u < 0x80)
+        while (plain[u[0]] && plain[u[1]] && plain[u[2]] && plain[u[3]])
+            u += 4;
+        while (plain[*u])
             u++;
         if (u >= end) {
             fail(p, (const char *)u, "unterminated string (started at "
@@ -473,10 +533,22 @@ static const char *parse_number(st_json_parser *p, const char *c,
         }
     }
     v->type = ST_JSON_FLOAT;
+    v->n = 0;
     if (dropped == 0 && mant < (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
         double d = (double)mant;
         d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
         v->u.d = neg ? -d : d;
+        return c;
+    }
+    /* Lazy mode: keep the text when the value is surely finite (below
+     * 1e308); only overflow candidates are converted now, to stay strict. */
+    if (p->lazy && mant != 0 && digits + exp10 < 308) {
+        v->u.s = s;
+        v->n = (uint32_t)(c - s);
+        return c;
+    }
+    if (p->lazy && mant == 0 && dropped == 0) {
+        v->u.d = neg ? -0.0 : 0.0;
         return c;
     }
     /* strtod stops exactly where the validated grammar ended. */
@@ -497,7 +569,9 @@ static const char *parse_number(st_json_parser *p, const char *c,
 typedef struct {
     size_t base;   /* stack index of the first element */
     int is_object;
+    int skip;      /* validated only, not stored */
     uint32_t off;
+    const char *key; /* member key this container is the value of */
 } frame;
 
 static int parse_doc(st_json_parser *p, st_json **root)
@@ -516,10 +590,16 @@ static int parse_doc(st_json_parser *p, st_json **root)
     const char *c = skip_ws(p->cur);
     st_json v;
     char b[16];
+    int skip_next = 0, nskip = 0, sk;
+    const char *cur_key = NULL, *vkey;
 
     p->sp = 0;
     /* State: expecting a value. */
 value:
+    sk = skip_next || nskip;
+    skip_next = 0;
+    vkey = cur_key;
+    cur_key = NULL;
     c = skip_ws(c);
     if (c >= p->end) {
         rc = fail(p, c, depth ? "unexpected end of input (truncated "
@@ -538,6 +618,9 @@ value:
         frames[depth].base = p->sp;
         frames[depth].is_object = *c == '{';
         frames[depth].off = v.off;
+        frames[depth].skip = sk;
+        frames[depth].key = vkey;
+        nskip += sk;
         depth++;
         c = skip_ws(c + 1);
         if (frames[depth - 1].is_object) {
@@ -607,7 +690,7 @@ value:
                   describe_char(b, p, c));
         goto out;
     }
-    if ((rc = push(p, &v)) < 0)
+    if (!sk && (rc = push(p, &v)) < 0)
         goto out;
     goto after;
 
@@ -636,8 +719,16 @@ key:
         v.type = ST_JSON_STRING;
         v.u.s = s;
         v.n = n;
-        if ((rc = push(p, &v)) < 0)
-            goto out;
+        if (!nskip) {
+            if (p->skip && p->skip(p->skip_ctx, depth, frames[depth - 1].key,
+                                   s, n)) {
+                skip_next = 1; /* the key is not stored either */
+            } else {
+                if ((rc = push(p, &v)) < 0)
+                    goto out;
+                cur_key = s;
+            }
+        }
     }
     c = skip_ws(c);
     if (*c != ':' || c >= p->end) {
@@ -673,6 +764,10 @@ after:
 
 close: {
         frame *f = &frames[--depth];
+        if (f->skip) {
+            nskip--;
+            goto after;
+        }
         size_t count = p->sp - f->base;
         memset(&v, 0, sizeof v);
         v.type = f->is_object ? ST_JSON_OBJECT : ST_JSON_ARRAY;

@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,11 +234,6 @@ struct st_pool {
     tnode *nodes;
     size_t nnodes, capnodes;
     smap top;
-    st_json_parser *parser;
-    char *buf;
-    size_t bufcap;
-    size_t *touched;
-    size_t ntouched, captouched;
     char errbuf[512];
 };
 
@@ -437,9 +434,6 @@ static int set_value(extract *x, size_t m, double d, int only_if_absent)
     double *cell = &x->p->cols[m][x->row];
     if (only_if_absent && !isnan(*cell))
         return 0;
-    if (isnan(*cell) &&
-        VEC_PUSH(x->p->touched, x->p->ntouched, x->p->captouched, m) < 0)
-        return oom();
     *cell = d;
     return 0;
 }
@@ -452,7 +446,7 @@ static int number_of(extract *x, const st_json *v, const char *key,
     if (v->type == ST_JSON_INT)
         *d = (double)v->u.i;
     else if (v->type == ST_JSON_FLOAT)
-        *d = v->u.d;
+        *d = st_json_number(v);
     else if (v->type == ST_JSON_NULL)
         *ok = 0;
     else
@@ -607,7 +601,7 @@ static double opt_number(const st_json *v, int *bad)
     if (v->type == ST_JSON_INT)
         return (double)v->u.i;
     if (v->type == ST_JSON_FLOAT)
-        return v->u.d;
+        return st_json_number(v);
     *bad = 1;
     return NAN;
 }
@@ -778,127 +772,196 @@ static int extract_row(extract *x, const st_json *root)
 }
 /* }==================================================================== */
 
+/*
+ * What the pool never looks at is validated but not stored: unknown
+ * top-level keys, the per-cgroup stats and the host context (but arch).
+ */
+static int skip_member(void *ctx, int depth, const char *parent,
+                       const char *key, size_t n)
+{
+    st_pool *p = ctx;
+    if (depth == 1)
+        return smap_get(&p->top, key, n) < 0;
+    if (depth == 2 && parent) {
+        if (strcmp(parent, "stats") == 0)
+            return n == 7 && memcmp(key, "cgroups", 7) == 0;
+        if (strcmp(parent, "host") == 0)
+            return !(n == 4 && memcmp(key, "arch", 4) == 0);
+    }
+    return 0;
+}
+
 /* {====================================================================
  * Reading files and walking directories
  * ===================================================================== */
 
-/* Read a whole regular file into p->buf; errors go to the error list. */
-static int read_sidecar(st_pool *p, const char *path, size_t *len,
-                        int *failed)
+/*
+ * A reader turns one file into a parsed tree or a per-file error.  It
+ * touches no pool state, so several can run in worker threads while the
+ * main thread extracts rows in walk order.
+ */
+typedef struct {
+    st_json_parser *parser;
+    char *buf;
+    size_t bufcap;
+    uint64_t max;
+    /* result */
+    int ok;
+    st_json *root;
+    int code;
+    int64_t off;
+    char reason[320];
+} reader;
+
+static int reader_init(reader *r, const st_pool *p)
 {
-    *failed = 1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    memset(r, 0, sizeof *r);
+    r->max = p->opts.max_file_size ? p->opts.max_file_size
+                                   : DEFAULT_MAX_FILE;
+    int rc = st_json_parser_new(&r->parser);
+    if (rc < 0)
+        return rc;
+    if (p->opts.max_depth)
+        st_json_parser_set_max_depth(r->parser, p->opts.max_depth);
+    st_json_parser_set_lazy_numbers(r->parser, 1);
+    st_json_parser_set_skip(r->parser, skip_member, (void *)p);
+    return 0;
+}
+
+static void reader_free(reader *r)
+{
+    st_json_parser_free(r->parser);
+    free(r->buf);
+}
+
+static int grow_buf(reader *r, size_t want)
+{
+    if (want <= r->bufcap)
+        return 0;
+    size_t nc = r->bufcap ? r->bufcap : 65536;
+    while (nc < want)
+        nc *= 2;
+    char *nb = realloc(r->buf, nc);
+    if (!nb)
+        return ST_ENOMEM;
+    r->buf = nb;
+    r->bufcap = nc;
+    return 0;
+}
+
+static int rfail(reader *r, int code, int64_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int rfail(reader *r, int code, int64_t off, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+    va_end(ap);
+    r->ok = 0;
+    r->code = code;
+    r->off = off;
+    return 0;
+}
+
+/*
+ * Read and parse one sidecar.  Small files take three syscalls (open,
+ * read, close): a short read of a regular file means end of file, and only
+ * a file that fills the buffer is fstat'ed (size limit).  O_NONBLOCK keeps
+ * a FIFO named like a sidecar from hanging the walk.  Returns ST_ENOMEM or
+ * 0; per-file failures are in r->ok / code / off / reason.
+ */
+static int reader_load(reader *r, const char *path)
+{
+    r->ok = 0;
+    if (grow_buf(r, 65536) < 0)
+        return ST_ENOMEM;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
-        char why[256];
-        snprintf(why, sizeof why, "cannot open: %s%s", strerror(e),
-                 e == ELOOP ? " (symbolic link loop)" : "");
-        return add_error(p, path, -1, st_error_from_errno(e), why);
+        return rfail(r, st_error_from_errno(e), -1, "cannot open: %s%s",
+                     strerror(e), e == ELOOP ? " (symbolic link loop)" : "");
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return add_error(p, path, -1, st_error_from_errno(e), strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return add_error(p, path, -1, ST_EINVAL, "is a directory named "
-                         "like a sidecar, not a sidecar file");
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return add_error(p, path, -1, ST_EINVAL, "not a regular file");
-    }
-    uint64_t max = p->opts.max_file_size ? p->opts.max_file_size
-                                         : DEFAULT_MAX_FILE;
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        char why[160];
-        snprintf(why, sizeof why, "file is %lld bytes, larger than the "
-                 "%llu-byte sidecar limit", (long long)st.st_size,
-                 (unsigned long long)max);
-        return add_error(p, path, -1, ST_ERANGE, why);
-    }
-    size_t want = (size_t)st.st_size + ST_JSON_PADDING + 1;
-    if (want > p->bufcap) {
-        size_t nc = p->bufcap ? p->bufcap : 65536;
-        while (nc < want)
-            nc *= 2;
-        char *nb = realloc(p->buf, nc);
-        if (!nb) {
-            close(fd);
-            return oom();
-        }
-        p->buf = nb;
-        p->bufcap = nc;
-    }
-    /* read until EOF: the size may change under us; the buffer bounds it */
     size_t got = 0;
+    int checked = 0;
     for (;;) {
-        ssize_t r = read(fd, p->buf + got, p->bufcap - ST_JSON_PADDING - got);
-        if (r < 0) {
+        size_t room = r->bufcap - ST_JSON_PADDING - 1 - got;
+        ssize_t n = read(fd, r->buf + got, room);
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
             int e = errno;
             close(fd);
-            return add_error(p, path, (int64_t)got, st_error_from_errno(e),
-                             strerror(e));
+            if (e == EISDIR)
+                return rfail(r, ST_EINVAL, -1, "is a directory named like "
+                             "a sidecar, not a sidecar file");
+            if (e == EAGAIN)
+                return rfail(r, ST_EINVAL, -1, "not a regular file");
+            return rfail(r, st_error_from_errno(e), (int64_t)got, "%s",
+                         strerror(e));
         }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-        if (got > max) {
-            close(fd);
-            return add_error(p, path, -1, ST_ERANGE, "file grew beyond the "
-                             "sidecar size limit while reading");
-        }
-        if (got == p->bufcap - ST_JSON_PADDING) {
-            char *nb = realloc(p->buf, p->bufcap * 2);
-            if (!nb) {
+        got += (size_t)n;
+        if ((size_t)n < room)
+            break; /* short read: end of file */
+        if (!checked) {
+            struct stat st;
+            checked = 1;
+            if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
                 close(fd);
-                return oom();
+                return rfail(r, ST_EINVAL, -1, "not a regular file");
             }
-            p->buf = nb;
-            p->bufcap *= 2;
+            if ((uint64_t)st.st_size > r->max) {
+                close(fd);
+                return rfail(r, ST_ERANGE, -1, "file is %lld bytes, larger "
+                             "than the %llu-byte sidecar limit",
+                             (long long)st.st_size,
+                             (unsigned long long)r->max);
+            }
+            if (grow_buf(r, (size_t)st.st_size + 4096) < 0) {
+                close(fd);
+                return ST_ENOMEM;
+            }
+        } else if (got > r->max) {
+            close(fd);
+            return rfail(r, ST_ERANGE, -1, "file grew beyond the sidecar "
+                         "size limit while reading");
+        } else if (grow_buf(r, r->bufcap * 2) < 0) {
+            close(fd);
+            return ST_ENOMEM;
         }
     }
     close(fd);
-    *len = got;
-    *failed = 0;
-    return 0;
-}
-
-static int load_file(st_pool *p, const char *path, uint32_t run_dir)
-{
-    size_t len;
-    int failed;
-    p->walked++;
-    int rc = read_sidecar(p, path, &len, &failed);
-    if (rc < 0 || failed)
-        return rc;
-    if (len == 0)
-        return add_error(p, path, 0, ST_EPARSE, "empty file");
-    st_json *root;
-    rc = st_json_parse(&root, p->parser, p->buf, len);
+    if (got == 0)
+        return rfail(r, ST_EPARSE, 0, "empty file");
+    int rc = st_json_parse(&r->root, r->parser, r->buf, got);
     if (rc == ST_ENOMEM)
         return rc;
     if (rc < 0)
-        return add_error(p, path,
-                         (int64_t)st_json_parser_error_offset(p->parser),
-                         ST_EPARSE, st_json_parser_error_reason(p->parser));
+        return rfail(r, ST_EPARSE,
+                     (int64_t)st_json_parser_error_offset(r->parser), "%s",
+                     st_json_parser_error_reason(r->parser));
+    r->ok = 1;
+    return 0;
+}
+
+/* Turn a reader's result into a row or an error entry (main thread). */
+static int ingest(st_pool *p, const char *path, uint32_t run_dir,
+                  const reader *rd)
+{
+    if (!rd->ok)
+        return add_error(p, path, rd->off, rd->code, rd->reason);
+    int rc;
     if ((rc = ensure_row(p)) < 0)
         return rc;
     extract x = {
         .p = p, .path = path, .row = p->nrows, .phase0 = p->nphases,
         .pm0 = p->npm, .assert0 = p->nasserts,
     };
-    p->ntouched = 0;
-    rc = extract_row(&x, root);
+    rc = extract_row(&x, rd->root);
     if (rc < 0) {
         /* undo the partial row */
-        for (size_t i = 0; i < p->ntouched; i++)
-            p->cols[p->touched[i]][x.row] = NAN;
+        for (size_t m = 0; m < p->nmetrics; m++)
+            p->cols[m][x.row] = NAN; /* failures are rare: no bookkeeping */
         p->nphases = x.phase0;
         p->npm = x.pm0;
         p->nasserts = x.assert0;
@@ -916,9 +979,7 @@ static int load_file(st_pool *p, const char *path, uint32_t run_dir)
     size_t r = p->nrows;
     memcpy(p->dims + r * ST_DIM_COUNT, x.dims, sizeof x.dims);
     p->status[r] = (uint8_t)x.status;
-    p->paths[r] = sarena_dup(&p->strs, path, strlen(path));
-    if (!p->paths[r])
-        return oom();
+    p->paths[r] = path;
     p->phase_start[r] = (uint32_t)x.phase0;
     p->phase_n[r] = (uint32_t)(p->nphases - x.phase0);
     p->assert_start[r] = (uint32_t)x.assert0;
@@ -933,13 +994,24 @@ static char *join(const char *a, const char *b)
     return asprintf(&s, "%s/%s", a, b) < 0 ? NULL : s;
 }
 
+typedef struct {
+    const char *path; /* in the pool's string arena */
+    uint32_t run_dir;
+} job;
+
+typedef struct {
+    job *v;
+    size_t n, cap;
+} joblist;
+
 /*
- * Walk `dir` at `depth` (0 = the root given by the caller).  Sidecar-named
- * entries are loaded (or reported); other directories not starting with
- * '.' are walked while depth < 2.  `run_dir` is the string id of the
- * top-level run directory (0 at depth 0: the root's own name is used).
+ * Walk `dir` at `depth` (0 = the root given by the caller), collecting
+ * sidecar-named entries as jobs; other directories not starting with '.'
+ * are walked while depth < 2.  `run_dir` is the string id of the top-level
+ * run directory.
  */
-static int walk(st_pool *p, const char *dir, int depth, uint32_t run_dir)
+static int walk(st_pool *p, joblist *jobs, const char *dir, int depth,
+                uint32_t run_dir)
 {
     char **names;
     size_t n;
@@ -947,8 +1019,11 @@ static int walk(st_pool *p, const char *dir, int depth, uint32_t run_dir)
     if (rc < 0) {
         if (depth == 0)
             return rc;
+        char why[200];
+        snprintf(why, sizeof why, "cannot list directory: %s",
+                 st_error_last());
         st_error_clear();
-        return add_error(p, dir, -1, rc, "cannot list directory");
+        return add_error(p, dir, -1, rc, why);
     }
     for (size_t i = 0; i < n && rc >= 0; i++) {
         const char *name = names[i];
@@ -960,7 +1035,9 @@ static int walk(st_pool *p, const char *dir, int depth, uint32_t run_dir)
             break;
         }
         if (st_sidecar_is_sidecar_name(name)) {
-            rc = load_file(p, path, run_dir);
+            job j = {sarena_dup(&p->strs, path, strlen(path)), run_dir};
+            if (!j.path || VEC_PUSH(jobs->v, jobs->n, jobs->cap, j) < 0)
+                rc = oom();
         } else if (depth < 2) {
             struct stat st;
             if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -968,7 +1045,7 @@ static int walk(st_pool *p, const char *dir, int depth, uint32_t run_dir)
                 if (depth == 0 && !(rd = intern(p, name, strlen(name))))
                     rc = oom();
                 else
-                    rc = walk(p, path, depth + 1, rd);
+                    rc = walk(p, jobs, path, depth + 1, rd);
             }
         }
         free(path);
@@ -976,6 +1053,146 @@ static int walk(st_pool *p, const char *dir, int depth, uint32_t run_dir)
     st_fs_list_free(names);
     return rc;
 }
+
+/* {--------------------------------------------------------------------
+ * Parallel reading: workers read + parse batches of BATCH consecutive
+ * files into a ring of slots; the main thread ingests batch b from slot
+ * b % nslots, so rows keep walk order.  Batches keep the synchronisation
+ * (and context switches) to one handoff per BATCH files.
+ * --------------------------------------------------------------------- */
+
+#define BATCH 32
+
+typedef struct {
+    reader rd[BATCH];
+    int rc[BATCH];
+    size_t ticket; /* the batch allowed to fill this slot next */
+    int full;
+    int ninit;
+} slot;
+
+typedef struct {
+    st_pool *p;
+    const joblist *jobs;
+    slot *slots;
+    size_t nslots, nbatches;
+    size_t next;   /* next batch to claim */
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} ring;
+
+static void *worker(void *arg)
+{
+    ring *g = arg;
+    for (;;) {
+        pthread_mutex_lock(&g->mu);
+        size_t b = g->next++;
+        if (b >= g->nbatches || g->stop) {
+            pthread_mutex_unlock(&g->mu);
+            return NULL;
+        }
+        slot *s = &g->slots[b % g->nslots];
+        while (!g->stop && (s->full || s->ticket != b))
+            pthread_cond_wait(&g->cv, &g->mu);
+        pthread_mutex_unlock(&g->mu);
+        if (g->stop)
+            return NULL;
+        size_t first = b * BATCH;
+        for (size_t k = 0; k < BATCH && first + k < g->jobs->n; k++)
+            s->rc[k] = reader_load(&s->rd[k], g->jobs->v[first + k].path);
+        pthread_mutex_lock(&g->mu);
+        s->full = 1;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+    }
+}
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
+
+static int load_parallel(st_pool *p, const joblist *jobs, int nthreads)
+{
+    ring g = {.p = p, .jobs = jobs, .nslots = (size_t)nthreads * 2,
+              .nbatches = (jobs->n + BATCH - 1) / BATCH};
+    int rc = 0, started = 0;
+    g.slots = calloc(g.nslots, sizeof *g.slots);
+    pthread_t *th = calloc((size_t)nthreads, sizeof *th);
+    if (!g.slots || !th) {
+        free(g.slots);
+        free(th);
+        return oom();
+    }
+    for (size_t i = 0; i < g.nslots && rc == 0; i++) {
+        g.slots[i].ticket = i;
+        for (; g.slots[i].ninit < BATCH && rc == 0; g.slots[i].ninit++)
+            if ((rc = reader_init(&g.slots[i].rd[g.slots[i].ninit], p)) < 0)
+                break;
+    }
+    if (rc < 0)
+        goto out;
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    for (; started < nthreads; started++)
+        if (pthread_create(&th[started], NULL, worker, &g) != 0)
+            break;
+    if (started == 0)
+        rc = st_error_set(ST_ERROR, "pool: cannot start reader threads");
+    for (size_t b = 0; b < g.nbatches && rc == 0 && started; b++) {
+        slot *s = &g.slots[b % g.nslots];
+        pthread_mutex_lock(&g.mu);
+        while (!s->full)
+            pthread_cond_wait(&g.cv, &g.mu);
+        pthread_mutex_unlock(&g.mu);
+        size_t first = b * BATCH;
+        for (size_t k = 0; k < BATCH && first + k < jobs->n && rc == 0; k++) {
+            const job *j = &jobs->v[first + k];
+            p->walked++;
+            rc = s->rc[k] < 0 ? oom()
+                              : ingest(p, j->path, j->run_dir, &s->rd[k]);
+        }
+        pthread_mutex_lock(&g.mu);
+        s->full = 0;
+        s->ticket = b + g.nslots;
+        pthread_cond_broadcast(&g.cv);
+        pthread_mutex_unlock(&g.mu);
+    }
+    pthread_mutex_lock(&g.mu);
+    g.stop = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&g.mu);
+    pthread_cond_destroy(&g.cv);
+out:
+    for (size_t i = 0; i < g.nslots; i++)
+        for (int k = 0; k < g.slots[i].ninit; k++)
+            reader_free(&g.slots[i].rd[k]);
+    free(g.slots);
+    free(th);
+    return rc;
+}
+
+static int load_serial(st_pool *p, const joblist *jobs)
+{
+    reader rd;
+    int rc = reader_init(&rd, p);
+    for (size_t j = 0; j < jobs->n && rc == 0; j++) {
+        p->walked++;
+        rc = reader_load(&rd, jobs->v[j].path);
+        if (rc == 0)
+            rc = ingest(p, jobs->v[j].path, jobs->v[j].run_dir, &rd);
+        else
+            rc = oom();
+    }
+    reader_free(&rd);
+    return rc;
+}
+/* }-------------------------------------------------------------------- */
 
 int st_pool_open(st_pool **out, const char *root, const st_pool_opts *opts)
 {
@@ -990,10 +1207,6 @@ int st_pool_open(st_pool **out, const char *root, const st_pool_opts *opts)
         rc = oom();
         goto fail;
     }
-    if ((rc = st_json_parser_new(&p->parser)) < 0)
-        goto fail;
-    if (p->opts.max_depth)
-        st_json_parser_set_max_depth(p->parser, p->opts.max_depth);
     if ((rc = build_accessors(p)) < 0)
         goto fail;
     struct stat st;
@@ -1015,16 +1228,22 @@ int st_pool_open(st_pool **out, const char *root, const st_pool_opts *opts)
         rc = oom();
         goto fail;
     }
-    if ((rc = walk(p, root, 0, rootname)) < 0)
+    joblist jobs = {0};
+    if ((rc = walk(p, &jobs, root, 0, rootname)) < 0) {
+        free(jobs.v);
         goto fail;
-    /* free loading state */
-    st_json_parser_free(p->parser);
-    p->parser = NULL;
-    free(p->buf);
-    p->buf = NULL;
-    p->bufcap = 0;
-    free(p->touched);
-    p->touched = NULL;
+    }
+    int nthreads = p->opts.threads ? p->opts.threads : online_cpus();
+    if (nthreads > 8)
+        nthreads = 8;
+    /* threads pay off only with enough files to keep them busy */
+    if (nthreads > 1 && (p->opts.threads > 1 || jobs.n >= 64))
+        rc = load_parallel(p, &jobs, nthreads);
+    else
+        rc = load_serial(p, &jobs);
+    free(jobs.v);
+    if (rc < 0)
+        goto fail;
     *out = p;
     return 0;
 fail:
@@ -1062,9 +1281,6 @@ void st_pool_free(st_pool *p)
         free(p->nodes[i].children.e);
     free(p->nodes);
     free(p->top.e);
-    st_json_parser_free(p->parser);
-    free(p->buf);
-    free(p->touched);
     free(p);
 }
 /* }==================================================================== */

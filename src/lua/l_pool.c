@@ -64,7 +64,7 @@ static lpool *new_view(lua_State *L, int owner, uint32_t count)
 static int l_open(lua_State *L)
 {
     static const char *const allowed[] = {"run_source", "max_file_size",
-                                          "max_depth", NULL};
+                                          "max_depth", "threads", NULL};
     const char *root = luaL_checkstring(L, 1);
     st_pool_opts o = {0};
     if (!lua_isnoneornil(L, 2)) {
@@ -73,6 +73,8 @@ static int l_open(lua_State *L)
         o.max_file_size = (uint64_t)luax_optfieldinteger(L, 2,
                                                          "max_file_size", 0);
         o.max_depth = (int)luax_optfieldinteger(L, 2, "max_depth", 0);
+        o.threads = (int)luax_optfieldinteger(L, 2, "threads", 0);
+        luaL_argcheck(L, o.threads >= 0, 2, "threads must be >= 0");
     }
     st_pool *p;
     int rc = st_pool_open(&p, root, &o);

@@ -114,6 +114,34 @@ describe("schedtest.pool", function()
     P2:close()
   end)
 
+  it("loads a larger pool identically with reader threads (auto) and without", function()
+    local big = assert(fs.tempdir("st-pool-big-"))
+    local text = assert(sidecar.encode(S.make()))
+    for d = 1, 3 do
+      local dir = big .. "/6.12.9-run" .. d
+      fs.mkdir_p(dir)
+      for i = 1, 70 do
+        local f = assert(io.open(string.format("%s/t%02d-%d.ktstr.json", dir, i, d), "w"))
+        f:write((text:gsub('"sched_perf_positive"', '"t' .. i .. '"')))
+        f:close()
+      end
+    end
+    local f = assert(io.open(big .. "/6.12.9-run2/zz-bad.ktstr.json", "w"))
+    f:write("{")
+    f:close()
+    local function snap(P)
+      local rows = {}
+      for r in P:rows() do rows[#rows + 1] = r end
+      return { rows = rows, errors = P:errors(), walk = P:walk() }
+    end
+    local serial = snap(assert(pool.open(big, { threads = 1 })))
+    assert.are.equal(210, #serial.rows)
+    assert.are.equal(1, #serial.errors)
+    assert.are.same(serial, snap(assert(pool.open(big))))
+    assert.are.same(serial, snap(assert(pool.open(big, { threads = 3 }))))
+    fs.remove_tree(big)
+  end)
+
   it("fails softly on a missing root and raises after close", function()
     local r, msg, code = pool.open(tmp .. "/nope")
     assert.is_nil(r)

@@ -76,6 +76,19 @@ describe("bad sidecars", function()
     assert.are.equal(#errs + 1, w.walked)
   end)
 
+  it("loads the same rows and errors with and without reader threads", function()
+    local function snapshot(P)
+      local rows, errs = {}, {}
+      for r in P:rows() do rows[#rows + 1] = r end
+      for _, e in ipairs(P:errors()) do errs[#errs + 1] = e end
+      return { rows = rows, errs = errs, walk = P:walk() }
+    end
+    local a = snapshot(assert(pool.open(tmp, { threads = 1 })))
+    for _, n in ipairs { 2, 3, 8 } do
+      assert.are.same(a, snapshot(assert(pool.open(tmp, { threads = n }))))
+    end
+  end)
+
   it("reports an unreadable file (as an unprivileged user)", function()
     local argv = { sh.schedtest, "stats", "errors", "--json", "--dir", tmp }
     local uid = io.popen("id -u"):read("l")

@@ -1,6 +1,7 @@
 local sidecar = require "schedtest.sidecar"
 local fs = require "schedtest.fs"
 local S = require "helpers.sidecars"
+local sh = require "helpers.sh"
 
 describe("schedtest.sidecar", function()
   local tmp
@@ -74,6 +75,30 @@ describe("schedtest.sidecar", function()
     local p = assert(sidecar.write(S.make(), { dir = own }))
     assert.are.equal(own, p:match("^(.*)/[^/]+$"))
     assert.truthy(fs.stat(own .. "/keep.ktstr.json"))
+  end)
+
+  it("parallel writers of one invocation (same epoch) keep each other's files", function()
+    local script = tmp .. "/w.lua"
+    assert(fs.write_atomic(script, [[
+      package.path = "./tests/lua/?.lua;" .. package.path
+      local sidecar = require "schedtest.sidecar"
+      local S = require "helpers.sidecars"
+      local root, tag = ...
+      for i = 1, 20 do
+        assert(sidecar.write(S.make { test_name = tag .. i }, { runs_root = root }))
+      end
+    ]]))
+    local root = tmp .. "/runs"
+    fs.mkdir_p(root .. "/6.12.9-abc1234")
+    assert(fs.write_atomic(root .. "/6.12.9-abc1234/stale.ktstr.json", "{}"))
+    local q = sh.quote
+    local cmd = string.format("export SCHEDTEST_RUN_EPOCH=inv-1; %s run %s %s a & "
+      .. "%s run %s %s b; wait", q(sh.schedtest), q(script), q(root),
+      q(sh.schedtest), q(script), q(root))
+    assert.is_true(os.execute(cmd))
+    local names = assert(fs.list(root .. "/6.12.9-abc1234"))
+    assert.are.equal(40, #names)           -- stale one wiped, none of theirs
+    for _, n in ipairs(names) do assert.falsy(n:find("stale", 1, true)) end
   end)
 
   it("decode reports byte offsets", function()
