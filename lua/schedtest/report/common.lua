@@ -1,14 +1,18 @@
 -- schedtest.report.common: pieces shared by the report formats.
 
 local string, table, math = string, table, math
-local ipairs, type, tostring, utf8 = ipairs, type, tostring, utf8
+local ipairs, type, tostring, utf8, setmetatable =
+  ipairs, type, tostring, utf8, setmetatable
 
 local M = {}
 
 --- Verdicts shown by default (stable and NOISY rows are hidden unless
 -- --all-metrics).
-M.SHOWN = { REGRESSION = true, improvement = true, informational = true,
-            INCONCLUSIVE = true }
+-- INCONCLUSIVE rows are hidden too: with few runs most metrics cannot be
+-- told apart from noise, and listing them all buries the findings; the
+-- footer counts them and --all-metrics shows them with the smallest
+-- detectable change and the suggested number of runs.
+M.SHOWN = { REGRESSION = true, improvement = true, informational = true }
 
 function M.finite(x)
   return type(x) == "number" and x == x and x ~= math.huge
@@ -32,9 +36,29 @@ function M.visible_rows(result, all)
   return rows
 end
 
+--- The test part of a row's label: the test name, or the whole pairing
+-- key when one test name appears under several keys (say, two
+-- topologies).  The header names the pairing dimensions.
+local keys_per_test = setmetatable({}, { __mode = "k" })
+
+function M.test_label(r, result)
+  if not r.test then return r.key or "?" end
+  keys_per_test[result] = keys_per_test[result] or {}
+  local cache = keys_per_test[result]
+  if cache[r.test] == nil then
+    local keys, n = {}, 0
+    for _, x in ipairs(result.rows or {}) do
+      if x.test == r.test and not keys[x.key] then keys[x.key] = true; n = n + 1 end
+    end
+    cache[r.test] = n
+  end
+  return cache[r.test] > 1 and (r.key or r.test) or r.test
+end
+
 --- "TEST / METRIC" label of a row (phase rows get a [phase] suffix).
-function M.row_label(r)
-  local s = (r.key or r.test or "?") .. " / " .. (r.metric or "?")
+function M.row_label(r, result)
+  local s = (result and M.test_label(r, result) or r.key or r.test or "?")
+            .. " / " .. (r.metric or "?")
   if r.phase ~= nil then s = s .. " [phase " .. tostring(r.phase) .. "]" end
   return s
 end
@@ -42,6 +66,8 @@ end
 function M.num(x, fmt)
   if x == nil then return "-" end
   if not M.finite(x) then return tostring(x) end
+  -- Large counters (ns, iterations) read better in scientific notation.
+  if math.abs(x) >= 1e6 then return string.format("%.4g", x) end
   return string.format(fmt or "%.2f", x)
 end
 

@@ -109,7 +109,8 @@ function M.render(result, opts)
       out[#out + 1] = string.format('<tr><td>%s</td><td>%s</td>' ..
         '<td class="num">%s</td><td class="num">%s</td><td class="num">%s' ..
         '</td><td class="num">%s</td><td class="%s">%s</td></tr>',
-        esc(r.key or r.test), esc(r.metric), esc(common.noise_cell(r.a)),
+        esc(common.test_label(r, result)), esc(r.metric),
+        esc(common.noise_cell(r.a)),
         esc(common.noise_cell(r.b)), esc(common.pct(r) or "-"),
         r.p and string.format("%.3g", r.p) or "-", esc(r.verdict),
         esc(common.verdict_text(r)))
@@ -121,7 +122,7 @@ function M.render(result, opts)
         if plotted == 0 then out[#out + 1] = "<h2>Per-run values</h2>" end
         plotted = plotted + 1
         out[#out + 1] = string.format('<h3 class="plot-title">%s — <span ' ..
-          'class="%s">%s</span></h3>', esc(common.row_label(r)),
+          'class="%s">%s</span></h3>', esc(common.row_label(r, result)),
           esc(r.verdict), esc(r.verdict))
         out[#out + 1] = plot(r, a.label, b.label)
       end

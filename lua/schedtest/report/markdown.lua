@@ -53,7 +53,7 @@ function M.render(result, opts)
       local v = common.verdict_text(r)
       if r.verdict == "REGRESSION" then v = "**" .. v .. "**" end
       out[#out + 1] = string.format("| %s | `%s`%s | %s | %s | %s | %s | %s |",
-        esc(r.key or r.test), esc(r.metric),
+        esc(common.test_label(r, result)), esc(r.metric),
         r.phase ~= nil and (" [phase " .. r.phase .. "]") or "",
         esc(cell_a), esc(cell_b), common.pct(r) or "-",
         r.p and string.format("%.3g", r.p) or "-", esc(v))

@@ -38,18 +38,24 @@ end
 
 local function noise_table(result, opts, out)
   local a, b = result.sides.a, result.sides.b
+  out[#out + 1] = string.format("compared %d runs (%s, A) with %d runs " ..
+    "(%s, B); policy %s", a.runs or 0, a.label, b.runs or 0, b.label,
+    tostring(result.policy))
+  out[#out + 1] = "pairing on: " .. table.concat(result.pairing or {}, ", ")
   local rows = common.visible_rows(result, opts.all_metrics)
   local t = result.totals or {}
   if #rows == 0 then
     out[#out + 1] = string.format("perf-delta --noise-adjust: %d metric(s) " ..
-      "compared, none meaningfully changed (%d under-sampled); re-run " ..
-      "with --all-metrics to see them", t.rows or 0, t.noisy or 0)
+      "compared, none meaningfully changed (%d under-sampled%s); re-run " ..
+      "with --all-metrics to see them", t.rows or 0, t.noisy or 0,
+      (t.inconclusive or 0) > 0 and (", " .. t.inconclusive ..
+        " inconclusive") or "")
   else
     local cells = { { "TEST / METRIC",
       a.label .. " (A: mean [min-max] spread%)",
       b.label .. " (B: mean [min-max] spread%)", "DELTA", "VERDICT" } }
     for _, r in ipairs(rows) do
-      cells[#cells + 1] = { common.row_label(r), common.noise_cell(r.a),
+      cells[#cells + 1] = { common.row_label(r, result), common.noise_cell(r.a),
         common.noise_cell(r.b), common.pct(r) or "-",
         common.verdict_text(r) }
     end
@@ -68,7 +74,9 @@ local function noise_table(result, opts, out)
   end
   local extra = ""
   if (t.inconclusive or 0) > 0 then
-    extra = extra .. string.format(", %d inconclusive", t.inconclusive)
+    extra = extra .. string.format(", %d inconclusive (more runs needed " ..
+      "to tell; --all-metrics lists them with the runs each would need)",
+      t.inconclusive)
   end
   if (t.coverage or 0) > 0 then
     extra = extra .. string.format(", %d one-sided", t.coverage)
@@ -103,7 +111,7 @@ local function scalar_table(result, opts, out)
     local cells = { { "TEST", "METRIC", a.label, b.label, "DELTA",
                       "VERDICT" } }
     for _, r in ipairs(rows) do
-      cells[#cells + 1] = { r.key or r.test, r.metric,
+      cells[#cells + 1] = { common.test_label(r, result), r.metric,
         common.num(r.a and r.a.mean), common.num(r.b and r.b.mean),
         r.delta and (string.format("%+.2f", r.delta) .. (r.unit or "")) or "-",
         common.verdict_text(r) }
