@@ -144,39 +144,54 @@ function M.host_cpus()
   return math.max(n, 1)
 end
 
--- The work type recorded for a test: the first cgroup's (ktstr records
--- one per scenario).
+-- The work type recorded for a test when the VM result has none: the
+-- first cgroup's (ktstr records one per scenario; the VM reports ktstr's
+-- CamelCase name, or "Mixed").
 local function work_type(test)
   local cg = test.cgroups and test.cgroups[1]
   return cg and cg.work or "spin"
 end
 
---- Built-in checks on a folded result: starvation, stall, isolation.
+--- Built-in checks on a folded result: the VM's outcome, starvation (a
+-- worker that did no work), stall (the scheduler exited or was kicked out
+-- mid-run), isolation (a worker ran on a CPU outside its cgroup's cpuset).
 -- Returns a list of failure reasons (empty when all pass).
 function M.builtin_checks(test, res)
   local reasons = {}
   if res.outcome and res.outcome ~= "passed" then
-    reasons[#reasons + 1] = string.format("%s: %s", res.outcome,
-                                          res.reason or "no reason given")
+    reasons[#reasons + 1] = string.format("%s%s: %s", res.outcome,
+      res.stage and (" (" .. res.stage .. ")") or "",
+      res.reason or "no reason given")
   end
-  for _, w in ipairs(res.workers or {}) do
-    if (w.work_units or w.iterations or 0) == 0 then
-      reasons[#reasons + 1] = string.format("starvation: worker %s of " ..
-        "cgroup %s did no work", tostring(w.index or w.pid or "?"),
-        tostring(w.cgroup or "?"))
+  local allowed = {}
+  for _, cg in ipairs(test.cgroups or {}) do
+    if cg.cpuset then
+      local set = {}
+      for _, c in ipairs(suite_mod.cpu_list(cg.cpuset)) do set[c] = true end
+      allowed[cg.name] = set
     end
   end
-  local sx = res.sched_ext
-  if sx and sx.expected and not sx.attached then
-    reasons[#reasons + 1] = "scheduler never attached: " ..
-      tostring(sx.exit_reason or sx.state or "sched_ext state unknown")
+  for _, w in ipairs(res.workers or {}) do
+    local who = string.format("worker %s of cgroup %s",
+                              tostring(w.index or "?"), tostring(w.cgroup))
+    if (w.work_units or 0) == 0 and (w.iterations or 0) == 0 then
+      reasons[#reasons + 1] = "starvation: " .. who .. " did no work"
+    end
+    local set = allowed[w.cgroup]
+    if set then
+      for _, cpu in ipairs(w.cpus_used or {}) do
+        if not set[cpu] then
+          reasons[#reasons + 1] = string.format("isolation: %s ran on CPU " ..
+            "%s, outside its cpuset", who, tostring(cpu))
+          break
+        end
+      end
+    end
   end
-  if sx and sx.stalled then
-    reasons[#reasons + 1] = "stall: the scheduler left sched_ext " ..
-      "mid-run: " .. tostring(sx.exit_reason or "no reason in the log")
-  end
-  for _, v in ipairs(res.isolation_violations or {}) do
-    reasons[#reasons + 1] = "isolation: " .. tostring(v)
+  local mon = res.monitor
+  if mon and mon.stall_detected then
+    reasons[#reasons + 1] = "stall: the scheduler left mid-run: " ..
+      tostring(mon.stall_reason or "no reason in the kernel log")
   end
   return reasons
 end
@@ -194,7 +209,16 @@ end
 
 --- The sidecar table (ktstr's schema, docs/sidecar-format.md).
 function M.sidecar_of(test, res, status, reasons, ctx)
+  local sidecar = require "schedtest.sidecar"
   ctx.run_counter = ctx.run_counter + 1
+  -- Whether a sched_ext scheduler attached, and why it left if it did:
+  -- recorded beside ktstr's fields (its readers ignore unknown keys).
+  local sx
+  if res.sched_ext then
+    sx = { attached = res.sched_ext.attached == true,
+           state = res.sched_ext.state, ops = res.sched_ext.ops,
+           exit_reason = res.sched_ext.exit_reason }
+  end
   local host = {}
   for k, v in pairs(res.host or {}) do host[k] = v end
   host.accelerator = host.accelerator or res.accelerator
@@ -225,7 +249,7 @@ function M.sidecar_of(test, res, status, reasons, ctx)
     cpu_budget = math.min(test.vcpus, ctx.host_cpus),
     throughput_denomination = "wall",
     stimulus_events = res.stimulus_events or {},
-    work_type = work_type(test),
+    work_type = res.work_type or work_type(test),
     verifier_stats = {},
     kvm_stats = nil,
     sysctls = test.sysctls,
@@ -239,7 +263,8 @@ function M.sidecar_of(test, res, status, reasons, ctx)
     run_source = ctx.run_source,
     perf_delta_assertions = test.perf_delta_assertions,
     -- schedtest's additions (ktstr readers ignore unknown keys):
-    failure_reasons = reasons,
+    failure_reasons = sidecar.array(reasons),
+    sched_ext = sx,
   }
 end
 -- }==================================================================
