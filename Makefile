@@ -3,6 +3,7 @@
 #   make            install missing Debian packages, build build/schedtest
 #   make test       build and run every suite; ends with "N passed, N failed"
 #   make test SANITIZE=1   the same under ASan + UBSan (outputs in build/san)
+#   make demo       perf-delta catching a real scheduler regression, end to end
 #   make bench      benchmarks, each figure a ratio against a same-run baseline
 #   make install PREFIX=/usr/local
 #   make deps       install the Debian packages the project needs (idempotent)
@@ -61,7 +62,7 @@ AGENT_HDR := $(sort $(wildcard src/guest/*.h))
 CORE_LIB := $(BUILD)/libschedtest-core.a
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test test-c test-lua test-e2e bench install uninstall clean
+.PHONY: all deps test test-c test-lua test-e2e bench demo install uninstall clean
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(AGENT)
@@ -117,6 +118,10 @@ test-lua: $(BIN)
 
 test-e2e: $(BIN) $(AGENT)
 	@BUILD=$(BUILD) SCHEDTEST=$(BIN) sh tests/run.sh e2e
+
+# The README's main command: perf-delta catching a real regression.
+demo: $(BIN) $(AGENT)
+	@$(BIN) demo
 
 bench: $(BIN) $(AGENT)
 	@BUILD=$(BUILD) SCHEDTEST=$(BIN) sh bench/run.sh

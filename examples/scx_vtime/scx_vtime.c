@@ -1,7 +1,7 @@
 /*
  * scx_vtime: loader for the scx_vtime BPF scheduler (scx_vtime.bpf.c).
  *
- *   scx_vtime [--slice-us N] [--fifo] [--no-preempt] [--stats-interval S]
+ *   scx_vtime [--slice-us N] [--fifo] [--preempt] [--stats-interval S]
  *
  * Loads and attaches the scheduler, then waits until SIGINT/SIGTERM or
  * until the kernel ejects it; prints its counters and the kernel's exit
@@ -47,14 +47,14 @@ static void read_stats(struct scx_vtime *skel, unsigned long long *out)
 
 static void usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [--slice-us N] [--fifo] [--no-preempt] "
+	fprintf(stderr, "usage: %s [--slice-us N] [--fifo] [--preempt] "
 		"[--stats-interval SECONDS]\n", prog);
 }
 
 int main(int argc, char **argv)
 {
 	unsigned long long slice_us = 3000;
-	int fifo = 0, preempt = 1, interval = 0;
+	int fifo = 0, preempt = 0, interval = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--slice-us") && i + 1 < argc) {
@@ -68,8 +68,8 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--fifo")) {
 			fifo = 1;
-		} else if (!strcmp(argv[i], "--no-preempt")) {
-			preempt = 0;
+		} else if (!strcmp(argv[i], "--preempt")) {
+			preempt = 1;
 		} else if (!strcmp(argv[i], "--stats-interval") && i + 1 < argc) {
 			interval = atoi(argv[++i]);
 		} else {

@@ -59,6 +59,9 @@ int st_fs_mkdtemp(char **out, const char *prefix);
 int st_fs_write_atomic(const char *path, const void *data, size_t len,
                        mode_t mode);
 
+/** The current working directory (getcwd); free `*out`. */
+int st_fs_cwd(char **out);
+
 /** Read a whole file; `*out` is NUL-terminated, free it. */
 int st_fs_read_file(char **out, size_t *len, const char *path);
 

@@ -98,7 +98,7 @@ end
 -- Show `path` relative to the current directory when it lies below it, so
 -- error messages read "scripts/foo.lua:12:".
 local function display_path(path)
-  local pwd = os.getenv("PWD")
+  local pwd = fs.cwd()
   if pwd and path:sub(1, #pwd + 1) == pwd .. "/" then
     return path:sub(#pwd + 2)
   end

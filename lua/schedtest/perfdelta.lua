@@ -101,7 +101,7 @@ end
 --- Open the repository and resolve both sides.  Returns ctx or nil, msg.
 function M.resolve_sides(opts)
   local git = require "schedtest.git"
-  local repo, msg = git.open(os.getenv("PWD") or ".")
+  local repo, msg = git.open(fs.cwd() or ".")
   if not repo then return nil, msg end
   local base, why = repo:resolve_baseline{
     base = opts.base, base_ref = opts.base_ref,
@@ -430,7 +430,8 @@ function M.noise(opts, ctx)
                               i + 1, n))
       local r, err = proc.run(argv, {
         cwd = side.co:path(), stdout = log, stderr = "stdout",
-        env = { SCHEDTEST_PERF_ONLY = "1", SCHEDTEST_SIDECAR_DIR = leaf,
+        env = { PWD = side.co:path(),
+                SCHEDTEST_PERF_ONLY = "1", SCHEDTEST_SIDECAR_DIR = leaf,
                 SCHEDTEST_PROJECT_COMMIT = side.label,
                 SCHEDTEST_RUNS_ROOT = root } })
       if not r then

@@ -680,7 +680,9 @@ end
 --- Find schedtest.lua by walking up from `dir` (default: the current
 -- directory); returns its path or nil, message, "ENOENT".
 function M.find(dir)
-  dir = dir or os.getenv("PWD") or "."
+  -- The real working directory: $PWD is inherited and may name another
+  -- directory when a parent process started us elsewhere.
+  dir = dir or fs.cwd() or "."
   dir = fs.realpath(dir) or dir
   local d = dir
   while true do

@@ -153,6 +153,15 @@ int st_fs_realpath(char **out, const char *path)
     return 0;
 }
 
+int st_fs_cwd(char **out)
+{
+    *out = getcwd(NULL, 0);
+    if (!*out)
+        return st_error_set_errno(st_error_from_errno(errno), errno,
+                                  "cannot get the working directory");
+    return 0;
+}
+
 int st_fs_mkdtemp(char **out, const char *prefix)
 {
     const char *tmp = getenv("TMPDIR");

@@ -82,6 +82,15 @@ static int l_fs_realpath(lua_State *L)
     return push_owned(L, rc, out);
 }
 
+/* cwd() -> the process's working directory (not $PWD, which a parent
+ * may have left stale) */
+static int l_fs_cwd(lua_State *L)
+{
+    char *out = NULL;
+    int rc = st_fs_cwd(&out);
+    return push_owned(L, rc, out);
+}
+
 /* tempdir([prefix="schedtest-"]) -> new directory under $TMPDIR */
 static int l_fs_tempdir(lua_State *L)
 {
@@ -120,6 +129,7 @@ static const luaL_Reg fs_funcs[] = {
     {"mkdir_p", l_fs_mkdir_p},
     {"remove_tree", l_fs_remove_tree},
     {"realpath", l_fs_realpath},
+    {"cwd", l_fs_cwd},
     {"tempdir", l_fs_tempdir},
     {"write_atomic", l_fs_write_atomic},
     {"read_file", l_fs_read_file},
