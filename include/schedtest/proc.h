@@ -31,7 +31,8 @@ typedef struct {
 /**
  * Run a child to completion.  The child gets its own process group and
  * dies with us (PR_SET_PDEATHSIG), so no orphan outlives schedtest; on
- * timeout or stop the whole group gets SIGTERM, then SIGKILL after 2 s.
+ * timeout or stop the whole group gets SIGINT (a chance to clean up), then
+ * SIGTERM after 3 s, then SIGKILL after 2 s more.
  * Returns 0 when the child ran (whatever its status: see `out`), or
  * ST_ENOENT / ST_EIO when it could not be started, with the reason.
  */

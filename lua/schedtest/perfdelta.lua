@@ -16,6 +16,7 @@ local M = {}
 M.EXIT = { pass = 0, gate = 1, error = 2, interrupted = 130 }
 
 local function say(fmt, ...)
+  io.stdout:flush() -- keep the report and the notes in order on a terminal
   io.stderr:write(string.format(fmt, ...), "\n")
   io.stderr:flush()
 end
@@ -272,6 +273,7 @@ local function progress(total)
     local eta = done > 0 and (elapsed / done * (total - done)) or nil
     local line = string.format("[%d/%d] %s  elapsed %s%s", done + 1, total,
       what, fmt_time(elapsed), eta and ("  ETA " .. fmt_time(eta)) or "")
+    io.stdout:flush()
     if tty then
       io.stderr:write("\r\27[K", line)
     else

@@ -98,21 +98,36 @@ static const char *stage_name(int stage)
     }
 }
 
-/* SIGTERM the group, then SIGKILL if it lingers; returns wait status. */
+/* Wait up to `ms` for the child; returns 1 with *status set when reaped. */
+static int reap_within(pid_t pid, int *status, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 10) {
+        if (waitpid(pid, status, WNOHANG) == pid)
+            return 1;
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+/*
+ * Stop the child's process group: SIGINT first, so a child that cleans up
+ * on Ctrl-C (schedtest itself: VMs, checkouts) gets to; then SIGTERM; then
+ * SIGKILL.  Returns the wait status.
+ */
 static int terminate(pid_t pid)
 {
     int status;
+    kill(-pid, SIGINT);
+    if (reap_within(pid, &status, 3000))
+        goto done;
     kill(-pid, SIGTERM);
-    for (int i = 0; i < 200; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            kill(-pid, SIGKILL); /* stragglers of the group */
-            return status;
-        }
-        sleep_ms(10);
-    }
+    if (reap_within(pid, &status, 2000))
+        goto done;
     kill(-pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+done:
+    kill(-pid, SIGKILL); /* stragglers of the group */
     return status;
 }
 

@@ -1,0 +1,131 @@
+-- perf-delta --noise-adjust end to end on examples/scx_vtime with the
+-- built sched_ext kernel: real checkouts, real VMs, real statistics.
+local sh = require "helpers.sh"
+local gitfix = require "helpers.gitfix"
+local kernels = require "helpers.kernels"
+local fs = require "schedtest.fs"
+
+local function project()
+  local dir = gitfix.init()
+  gitfix.sh(dir, "cp -R " .. gitfix.q(fs.realpath("examples/scx_vtime")) ..
+            "/. . && rm -rf build target && git add -A && " ..
+            "git commit -qm 'scx_vtime: weighted vtime'")
+  return dir
+end
+
+local function branch(dir, name, sed, msg)
+  gitfix.sh(dir, "git checkout -q -b " .. name .. " main")
+  if sed then gitfix.sh(dir, "sed -i " .. gitfix.q(sed) .. " schedtest.lua") end
+  gitfix.sh(dir, "echo change >> README.demo && git add -A && " ..
+                 "git commit -qm " .. gitfix.q(msg))
+end
+
+local function perf_delta(dir, args)
+  local argv = { "perf-delta" }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  return sh.schedtest_run(argv, { cwd = dir, env = { PWD = dir,
+    NO_COLOR = "1", GITHUB_BASE_REF = "" } })
+end
+
+local function leftovers()
+  local tmp = os.getenv("TMPDIR") or "/tmp"
+  local out = {}
+  for _, n in ipairs(fs.list(tmp) or {}) do
+    if n:match("^schedtest%-perf%-delta%-co%-") then out[#out + 1] = n end
+  end
+  return out
+end
+
+describe("perf-delta --noise-adjust on examples/scx_vtime", function()
+  local k, dir
+  setup(function()
+    k = kernels.built()
+    dir = project()
+  end)
+  teardown(function() gitfix.cleanup(dir) end)
+
+  it("fails a branch that makes the scheduler worse, naming the metrics",
+     function()
+    branch(dir, "fifo", 's/"--slice-us", "3000" }/"--slice-us", "3000", ' ..
+           '"--fifo" }/', "scx_vtime: dispatch FIFO")
+    local html = dir .. "/report.html"
+    local r = perf_delta(dir, { "--noise-adjust", "3", "--kernel", k.path,
+                                "-E", "pingpong", "--html", html })
+    assert.are.equal(1, r.code, r.out .. r.err)
+    assert.matches("perf-delta: candidate HEAD %x+ vs baseline %x+", r.out)
+    assert.matches("baseline: merge-base(HEAD, main)", r.out, 1, true)
+    assert.matches("perf_pingpong_vs_hog / worst_median_wake_latency_us" ..
+                   ".-REGRESSION", r.out)
+    assert.matches("overall REGRESSED", r.out, 1, true)
+    assert.matches("gate: FAIL", r.out, 1, true)
+    assert.are.same({}, leftovers())
+
+    -- The HTML report, rendered by a real browser.
+    local dom = sh.run({ "chromium", "--headless", "--no-sandbox",
+                         "--disable-gpu", "--dump-dom", "file://" .. html })
+    assert.are.equal(0, dom.code, dom.err)
+    assert.matches('id="overall">REGRESSED<', dom.out, 1, true)
+    assert.matches("worst_median_wake_latency_us", dom.out, 1, true)
+    assert.matches('<circle class="run"', dom.out, 1, true)
+
+    -- --fail-threshold and --must-fail change the outcome as documented,
+    -- and cached mode over the same pool reaches the same verdict.
+    local base = r.out:match("vs baseline (%x+)")
+    local cached = perf_delta(dir, { "--base", base })
+    assert.are.equal(1, cached.code, cached.out .. cached.err)
+    assert.matches("worst_median_wake_latency_us%s+[%d.]+%s+[%d.]+%s+%S+%s+" ..
+                   "REGRESSION", cached.out)
+    assert.are.equal(0, perf_delta(dir, { "--base", base,
+                                          "--fail-threshold", "0" }).code)
+    local must = perf_delta(dir, { "--base", base, "--fail-threshold", "0",
+                                   "--must-fail",
+                                   "worst_median_wake_latency_us" })
+    assert.are.equal(1, must.code)
+    assert.matches("must-fail metric worst_median_wake_latency_us regressed",
+                   must.out, 1, true)
+  end)
+
+  it("passes a branch that changes nothing measurable", function()
+    branch(dir, "docs", nil, "docs only")
+    local r = perf_delta(dir, { "--noise-adjust", "3", "--kernel", k.path,
+                                "-E", "pingpong" })
+    assert.are.equal(0, r.code, r.out .. r.err)
+    assert.matches("gate: pass", r.out, 1, true)
+    assert.are.same({}, leftovers())
+  end)
+
+  it("runs nothing for a documentation-only change with --relevant",
+     function()
+    local r = perf_delta(dir, { "--noise-adjust", "2", "--kernel", k.path,
+                                "--relevant" })
+    assert.are.equal(0, r.code, r.err)
+    assert.matches("nothing relevant changed", r.err, 1, true)
+  end)
+
+  it("leaves no checkout, lock or qemu behind on Ctrl-C, exit 130",
+     function()
+    local script = string.format([[
+      cd %s
+      PWD=%s %s perf-delta --noise-adjust 2 --kernel %s -E pingpong \
+        >%s/int.out 2>%s/int.err &
+      pid=$!
+      for i in $(seq 1 150); do
+        pgrep -f qemu-system-x86_64 >/dev/null && break
+        sleep 0.2
+      done
+      sleep 1
+      kill -INT $pid
+      wait $pid
+      echo $? > %s/int.rc
+    ]], gitfix.q(dir), gitfix.q(dir), sh.schedtest, gitfix.q(k.path),
+      gitfix.q(dir), gitfix.q(dir), gitfix.q(dir))
+    os.execute(script)
+    local rc = tonumber((fs.read_file(dir .. "/int.rc") or ""):match("%d+"))
+    assert.are.equal(130, rc, fs.read_file(dir .. "/int.err"))
+    assert.are.same({}, leftovers())
+    local p = io.popen("pgrep -f qemu-system-x86_64 | wc -l")
+    local n = tonumber(p:read("a"))
+    p:close()
+    assert.are.equal(0, n, "a qemu process survived Ctrl-C")
+  end)
+end)
