@@ -752,10 +752,9 @@ static int start_impl(lua_State *L, int run)
         return 1;
     }
     rc = st_vm_wait(v->vm);
-    if (rc < 0) {
-        luax_clear_interrupted();
+    if (rc < 0)
         n = luax_pushfail(L, rc);
-    } else
+    else
         n = push_result(L, v, 1);
     release(v);
     return n;
@@ -768,10 +767,8 @@ static int m_poll(lua_State *L)
 {
     l_vm *v = check_vm(L);
     int rc = st_vm_poll(v->vm, (int)(luaL_optnumber(L, 2, 0) * 1000));
-    if (rc < 0) {
-        luax_clear_interrupted();
+    if (rc < 0)
         return luax_pushfail(L, rc);
-    }
     lua_pushboolean(L, rc == 1);
     return 1;
 }
@@ -793,10 +790,8 @@ static int m_wait(lua_State *L)
 {
     l_vm *v = check_vm(L);
     int rc = st_vm_wait(v->vm);
-    if (rc < 0) {
-        luax_clear_interrupted();
+    if (rc < 0)
         return luax_pushfail(L, rc);
-    }
     lua_getiuservalue(L, 1, 1);
     int o = lua_istable(L, -1) ? lua_gettop(L) : 0;
     return push_result(L, v, o);
