@@ -80,7 +80,7 @@ for i = 1, CV_N do
   local r = must(vm.run{ kernel = k.path, topology = "1n1l2c1t", accel = "tcg",
                          duration = 1,
                          cgroups = { { workers = 2, work = "pipe_pingpong",
-                                       cpuset = "1" } } })
+                                       affinity = "1" } } })
   meds[i] = r.stats.cgroups[1].median_wake_latency_us
 end
 print(("%s: pinned ping-pong median wake latency over %d boots: median "

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@ typedef struct {
     int workers;
     ag_work work;
     char cpuset[64];
+    char affinity[64];
     int weight;
     int fanout;
 } cg_spec;
@@ -381,6 +383,7 @@ static void load_spec(void)
                 if ((v = kv(t, "name"))) snprintf(c->name, 64, "%s", v);
                 if ((v = kv(t, "workers"))) c->workers = atoi(v);
                 if ((v = kv(t, "cpuset"))) snprintf(c->cpuset, 64, "%s", v);
+                if ((v = kv(t, "affinity"))) snprintf(c->affinity, 64, "%s", v);
                 if ((v = kv(t, "weight"))) c->weight = atoi(v);
                 if ((v = kv(t, "fanout"))) c->fanout = atoi(v);
                 if ((v = kv(t, "work"))) {
@@ -942,6 +945,26 @@ static void apply_step(const step_spec *st)
     }
 }
 
+/* sched_setaffinity to a cpulist ("1", "0-1,3"). */
+static void pin_to(const char *list)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", list);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int a, b;
+        int n = sscanf(t, "%d-%d", &a, &b);
+        if (n == 1)
+            b = a;
+        for (int c = a; n >= 1 && c <= b && c < CPU_SETSIZE; c++)
+            CPU_SET(c, &set);
+    }
+    if (sched_setaffinity(0, sizeof set, &set) < 0)
+        logmsg("affinity %s: %s", list, strerror(errno));
+}
+
 static void hang_if(const char *stage)
 {
     if (strcmp(spec.fault, "hang") == 0 && strcmp(spec.fault_stage, stage) == 0) {
@@ -1089,6 +1112,8 @@ int main(void)
                      spec.cg[s->cgroup].name);
             snprintf(pid, sizeof pid, "%d", getpid());
             write_file(cp, pid);
+            if (spec.cg[s->cgroup].affinity[0])
+                pin_to(spec.cg[s->cgroup].affinity);
             ag_worker_main(sh, i);
             _exit(0);
         }

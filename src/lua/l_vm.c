@@ -258,8 +258,8 @@ static void build_spec(lua_State *L, int o)
         for (lua_Integer i = 1; lua_rawgeti(L, cgs, i) != LUA_TNIL; i++) {
             int c = lua_gettop(L);
             static const char *const keys[] = {"name", "workers", "work",
-                                               "cpuset", "weight", "fanout",
-                                               NULL};
+                                               "cpuset", "affinity", "weight",
+                                               "fanout", NULL};
             luax_checkoptions(L, c, keys);
             char defname[32];
             snprintf(defname, sizeof defname, "cg%lld", (long long)i - 1);
@@ -277,6 +277,11 @@ static void build_spec(lua_State *L, int o)
             if (cpuset)
                 n += snprintf(line + n, sizeof line - (size_t)n, " cpuset=%s",
                               word(L, o, "cpuset", cpuset));
+            lua_pop(L, 1);
+            const char *aff = field_str(L, c, "affinity");
+            if (aff)
+                n += snprintf(line + n, sizeof line - (size_t)n, " affinity=%s",
+                              word(L, o, "affinity", aff));
             lua_pop(L, 1);
             lua_Integer w = luax_optfieldinteger(L, c, "weight", 0);
             if (w > 0)
