@@ -535,6 +535,7 @@ static void open_port(void)
 }
 
 static int ncpus;
+static char start_uptime[64]; /* guest uptime when /init started */
 
 static void send_hello(void)
 {
@@ -551,8 +552,9 @@ static void send_hello(void)
     rec r;
     rec_open(&r, "hello");
     fprintf(r.f, "kernel %s\nuptime_ms %.0f\ncpus %d\nsched_ext %d\n"
-            "clocksource %s\n", u.release, atof(up) * 1000.0, ncpus, has_scx,
-            cs[0] ? cs : "-");
+            "clocksource %s\ninit_uptime_ms %.0f\n", u.release,
+            atof(up) * 1000.0, ncpus, has_scx, cs[0] ? cs : "-",
+            atof(start_uptime) * 1000.0);
     for (int c = 0; c < ncpus; c++) {
         char p[256], pkg[32], die[32], core[32], thr[128], llc[128];
         snprintf(p, sizeof p, "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
@@ -1017,6 +1019,7 @@ int main(void)
 {
     t_boot_ns = ag_now_ns();
     mounts();
+    read_small("/proc/uptime", start_uptime, sizeof start_uptime);
     char cmdline[4096] = "";
     read_small("/proc/cmdline", cmdline, sizeof cmdline);
     load_spec();
