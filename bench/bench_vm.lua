@@ -74,7 +74,7 @@ end
 
 -- noise: one pinned ping-pong test, CV_N boots per kernel.  A guest
 -- kernel panic is counted and left out (the built 6.12.117 kernel can
--- oops in pick_task_fair under this test; docs/vm.md).
+-- oops; docs/vm.md).
 for _, k in ipairs(kernels) do
   local meds, panics = {}, 0
   for _ = 1, CV_N do
