@@ -1198,6 +1198,13 @@ int main(void)
             uint64_t now = ag_now_ns();
             if (now >= end)
                 break;
+            if (strcmp(spec.fault, "kill_scheduler") == 0 && sched_pid > 0 &&
+                now - sh->start_ns > (uint64_t)spec.duration_ms * 500000ull) {
+                logmsg("fault injection: killing the scheduler mid-run");
+                kill(sched_pid, SIGKILL);
+                spec.fault[0] = '\0';
+                usleep(50000);
+            }
             if ((lost = scheduler_lost()))
                 break;
             monitor_sample(samples, (now - sh->start_ns) / 1000000);
@@ -1297,6 +1304,8 @@ int main(void)
             (unsigned long long)(st1 - st0));
     fwrite(sbuf, 1, slen, r.f);
     rec_send(&r);
+    if (lost)
+        usleep(300000); /* let the kernel log why the scheduler went away */
     send_sched(lost);
 
     if (strcmp(spec.fault, "truncate") == 0) {

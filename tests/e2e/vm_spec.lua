@@ -162,4 +162,20 @@ describe("schedtest.vm", function()
     assert.is_false(r.monitor.stall_detected)
     assert.is_true(r.stats.total_iterations > 0)
   end)
+
+  it("reports a sched_ext scheduler killed mid-run as a stall", function()
+    local r = run{ kernel = built.path, duration = 1.5, accel = "tcg",
+                   scheduler = { binary = built.sdk .. "/bin/scx_simple" },
+                   cgroups = { { workers = 2, work = "pipe_pingpong" } },
+                   fault = "kill_scheduler" }
+    assert.are.equal("failed", r.outcome, explain(r))
+    assert.matches("mid-run", r.reason)
+    assert.is_true(r.monitor.stall_detected)
+    assert.is_true(r.sched_ext.attached)
+    local seen = false
+    for _, l in ipairs(r.sched_ext.kmsg) do
+      seen = seen or l:find("simple", 1, true) ~= nil
+    end
+    assert.is_true(seen, "no sched_ext kernel log line")
+  end)
 end)
