@@ -366,6 +366,7 @@ typedef struct {
     st_vm *vm;
     char *dir;        /* our temporary directory (initramfs, VM files) */
     double prepare_ms; /* kernel resolution + initramfs, before qemu */
+    char kversion[128]; /* from the bzImage header */
 } l_vm;
 
 static double mono_ms(void)
@@ -529,7 +530,7 @@ static int add_modules(st_initramfs *ir, char *lines, size_t size,
  * with the strings anchored on the stack.
  */
 static int prepare(lua_State *L, int o, st_vm_opts *opts, char **dirp,
-                   char **kernel_path)
+                   char **kernel_path, char *kversion, size_t kvsize)
 {
     luax_checkoptions(L, o, run_opts);
     memset(opts, 0, sizeof *opts);
@@ -561,6 +562,8 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts, char **dirp,
     if (rc < 0)
         return luax_pushfail(L, rc);
     *kernel_path = strdup(k->path);
+    if (kversion)
+        snprintf(kversion, kvsize, "%s", k->version ? k->version : "");
     st_kernel_info_free(k);
 
     char agent[4096];
@@ -683,6 +686,15 @@ static int push_result(lua_State *L, l_vm *v, int o)
     double total = v->prepare_ms + (double)st_vm_wall_ms(v->vm);
     lua_pushinteger(L, (lua_Integer)v->prepare_ms);
     lua_setfield(L, -2, "prepare_ms");
+    if (v->kversion[0]) {
+        lua_pushstring(L, v->kversion);
+        lua_setfield(L, -2, "kernel_version");
+        if (lua_getfield(L, -1, "host") == LUA_TTABLE) {
+            lua_pushstring(L, v->kversion);
+            lua_setfield(L, -2, "guest_kernel");
+        }
+        lua_pop(L, 1);
+    }
     lua_pushinteger(L, (lua_Integer)total);
     lua_setfield(L, -2, "total_ms");
     if (wl >= 0) {
@@ -738,7 +750,8 @@ static int start_impl(lua_State *L, int run)
     st_vm_opts opts;
     char *kernel = NULL;
     double t0 = mono_ms();
-    int n = prepare(L, 1, &opts, &v->dir, &kernel);
+    int n = prepare(L, 1, &opts, &v->dir, &kernel, v->kversion,
+                    sizeof v->kversion);
     if (n > 0)
         return n;
     v->prepare_ms = mono_ms() - t0;
@@ -870,7 +883,7 @@ static int l_vm_accel(lua_State *L)
             lua_newtable(L);
             lua_pushstring(L, luax_optfieldstring(L, 1, "kernel", NULL));
             lua_setfield(L, -2, "kernel");
-            int n = prepare(L, lua_gettop(L), &opts, &dir, &kpath);
+            int n = prepare(L, lua_gettop(L), &opts, &dir, &kpath, NULL, 0);
             if (n > 0)
                 return n;
             kernel = kpath;
