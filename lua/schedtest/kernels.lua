@@ -437,7 +437,6 @@ function M._build_locked(opts, fragment, src_version, hash, root, cache,
     sched_ext = kernel.config_sched_ext(stage .. "/config") == true,
     sdk = opts.sdk ~= false and "sdk" or nil,
     vmlinux_h = opts.sdk ~= false and "vmlinux.h" or nil,
-    modules = {},
   }
   return M.publish(stage, meta)
 end
