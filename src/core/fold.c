@@ -689,6 +689,7 @@ static st_fold_node *guest_node(const record *r)
     st_fold_set_str(g, "kernel", rget(r, "kernel"));
     st_fold_set_int(g, "cpus", (long long)rnum(r, "cpus"));
     st_fold_set_num(g, "uptime_ms", rnum(r, "uptime_ms"));
+    st_fold_set_num(g, "init_uptime_ms", rnum(r, "init_uptime_ms"));
     st_fold_set_str(g, "clocksource", rget(r, "clocksource") ? rget(r, "clocksource") : "");
     st_fold_set_bool(g, "sched_ext", rnum(r, "sched_ext") != 0);
     st_fold_node *cpus = st_fold_arr();

@@ -265,8 +265,10 @@ int st_vm_argv(char ***out, const st_vm_opts *o, st_vm_accel accel,
      * sync across vCPUs; without it the kernel falls back to hpet (slow
      * to read) on multi-socket pc or to refined-jiffies (4 ms steps) on
      * microvm, and every latency sample is quantised */
+    /* oops=panic: an oops in a worker would otherwise leave a guest that
+     * looks hung; as a panic it ends at once with the oops in the reason */
     int n = snprintf(cmd, sizeof cmd, "console=ttyS0 quiet panic=-1 "
-                     "tsc=reliable");
+                     "oops=panic tsc=reliable");
     long khz = microvm ? host_tsc_khz() : 0;
     if (khz > 0)
         n += snprintf(cmd + n, sizeof cmd - (size_t)n, " tsc_early_khz=%ld",
@@ -676,7 +678,9 @@ static void watchdog(st_vm *vm)
     else if (vm->t_workload >= 0 && el - (double)vm->t_workload > vm->t.run)
         hang(vm, "hang in stage %s: the run did not end within %d ms",
              vm->stage, vm->t.run);
-    else if (now - vm->t_last_activity > vm->t.silence)
+    else if (vm->t_booted >= 0 && now - vm->t_last_activity > vm->t.silence)
+        /* only once the agent speaks: a quiet kernel may print nothing
+         * for the whole boot, which has its own bound */
         hang(vm, "hang in stage %s: no console output and no record for %d ms",
              vm->stage, vm->t.silence);
 }
@@ -685,19 +689,26 @@ static void watchdog(st_vm *vm)
 static int find_panic_line(const st_vm *vm, char *buf, size_t size)
 {
     char *tail;
-    if (st_vm_console_tail(vm, &tail, 200) < 0)
+    if (st_vm_console_tail(vm, &tail, 400) < 0)
         return 0;
     int found = 0;
     for (char *l = tail; l && *l;) {
         char *nl = strchr(l, '\n');
         if (nl)
             *nl = '\0';
-        if (strstr(l, "Kernel panic") || strstr(l, "sysrq: Trigger a crash")) {
+        /* the first BUG:/Oops line says what, RIP: where, the panic
+         * line why the kernel stopped */
+        if (!found && (strstr(l, "BUG:") || strstr(l, "Oops:") ||
+                       strstr(l, "Kernel panic"))) {
             snprintf(buf, size, "%s", l);
             found = 1;
-            if (strstr(l, "Kernel panic"))
-                break;
+        } else if (found == 1 && strstr(l, "RIP:") && strlen(buf) + 3 < size) {
+            snprintf(buf + strlen(buf), size - strlen(buf), " | %s", l);
+            found = 2;
         }
+        if (found && strstr(l, "Kernel panic") && !strstr(buf, "Kernel panic")
+            && strlen(buf) + 3 < size)
+            snprintf(buf + strlen(buf), size - strlen(buf), " | %s", l);
         l = nl ? nl + 1 : NULL;
     }
     free(tail);

@@ -258,8 +258,8 @@ static void build_spec(lua_State *L, int o)
         for (lua_Integer i = 1; lua_rawgeti(L, cgs, i) != LUA_TNIL; i++) {
             int c = lua_gettop(L);
             static const char *const keys[] = {"name", "workers", "work",
-                                               "cpuset", "weight", "fanout",
-                                               NULL};
+                                               "cpuset", "affinity", "weight",
+                                               "fanout", NULL};
             luax_checkoptions(L, c, keys);
             char defname[32];
             snprintf(defname, sizeof defname, "cg%lld", (long long)i - 1);
@@ -277,6 +277,11 @@ static void build_spec(lua_State *L, int o)
             if (cpuset)
                 n += snprintf(line + n, sizeof line - (size_t)n, " cpuset=%s",
                               word(L, o, "cpuset", cpuset));
+            lua_pop(L, 1);
+            const char *aff = field_str(L, c, "affinity");
+            if (aff)
+                n += snprintf(line + n, sizeof line - (size_t)n, " affinity=%s",
+                              word(L, o, "affinity", aff));
             lua_pop(L, 1);
             lua_Integer w = luax_optfieldinteger(L, c, "weight", 0);
             if (w > 0)
@@ -361,6 +366,7 @@ typedef struct {
     st_vm *vm;
     char *dir;        /* our temporary directory (initramfs, VM files) */
     double prepare_ms; /* kernel resolution + initramfs, before qemu */
+    char kversion[128]; /* from the bzImage header */
 } l_vm;
 
 static double mono_ms(void)
@@ -524,7 +530,7 @@ static int add_modules(st_initramfs *ir, char *lines, size_t size,
  * with the strings anchored on the stack.
  */
 static int prepare(lua_State *L, int o, st_vm_opts *opts, char **dirp,
-                   char **kernel_path)
+                   char **kernel_path, char *kversion, size_t kvsize)
 {
     luax_checkoptions(L, o, run_opts);
     memset(opts, 0, sizeof *opts);
@@ -556,6 +562,8 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts, char **dirp,
     if (rc < 0)
         return luax_pushfail(L, rc);
     *kernel_path = strdup(k->path);
+    if (kversion)
+        snprintf(kversion, kvsize, "%s", k->version ? k->version : "");
     st_kernel_info_free(k);
 
     char agent[4096];
@@ -678,6 +686,15 @@ static int push_result(lua_State *L, l_vm *v, int o)
     double total = v->prepare_ms + (double)st_vm_wall_ms(v->vm);
     lua_pushinteger(L, (lua_Integer)v->prepare_ms);
     lua_setfield(L, -2, "prepare_ms");
+    if (v->kversion[0]) {
+        lua_pushstring(L, v->kversion);
+        lua_setfield(L, -2, "kernel_version");
+        if (lua_getfield(L, -1, "host") == LUA_TTABLE) {
+            lua_pushstring(L, v->kversion);
+            lua_setfield(L, -2, "guest_kernel");
+        }
+        lua_pop(L, 1);
+    }
     lua_pushinteger(L, (lua_Integer)total);
     lua_setfield(L, -2, "total_ms");
     if (wl >= 0) {
@@ -733,7 +750,8 @@ static int start_impl(lua_State *L, int run)
     st_vm_opts opts;
     char *kernel = NULL;
     double t0 = mono_ms();
-    int n = prepare(L, 1, &opts, &v->dir, &kernel);
+    int n = prepare(L, 1, &opts, &v->dir, &kernel, v->kversion,
+                    sizeof v->kversion);
     if (n > 0)
         return n;
     v->prepare_ms = mono_ms() - t0;
@@ -752,10 +770,9 @@ static int start_impl(lua_State *L, int run)
         return 1;
     }
     rc = st_vm_wait(v->vm);
-    if (rc < 0) {
-        luax_clear_interrupted();
+    if (rc < 0)
         n = luax_pushfail(L, rc);
-    } else
+    else
         n = push_result(L, v, 1);
     release(v);
     return n;
@@ -768,10 +785,8 @@ static int m_poll(lua_State *L)
 {
     l_vm *v = check_vm(L);
     int rc = st_vm_poll(v->vm, (int)(luaL_optnumber(L, 2, 0) * 1000));
-    if (rc < 0) {
-        luax_clear_interrupted();
+    if (rc < 0)
         return luax_pushfail(L, rc);
-    }
     lua_pushboolean(L, rc == 1);
     return 1;
 }
@@ -793,10 +808,8 @@ static int m_wait(lua_State *L)
 {
     l_vm *v = check_vm(L);
     int rc = st_vm_wait(v->vm);
-    if (rc < 0) {
-        luax_clear_interrupted();
+    if (rc < 0)
         return luax_pushfail(L, rc);
-    }
     lua_getiuservalue(L, 1, 1);
     int o = lua_istable(L, -1) ? lua_gettop(L) : 0;
     return push_result(L, v, o);
@@ -870,7 +883,7 @@ static int l_vm_accel(lua_State *L)
             lua_newtable(L);
             lua_pushstring(L, luax_optfieldstring(L, 1, "kernel", NULL));
             lua_setfield(L, -2, "kernel");
-            int n = prepare(L, lua_gettop(L), &opts, &dir, &kpath);
+            int n = prepare(L, lua_gettop(L), &opts, &dir, &kpath, NULL, 0);
             if (n > 0)
                 return n;
             kernel = kpath;

@@ -49,7 +49,7 @@ describe("schedtest.vm", function()
     -- the guest sees 1 node, 1 LLC, 2 cores, 1 thread each
     assert.are.same({ 1, 1, 2, 1 }, { r.guest.numa_nodes, r.guest.llcs,
                                       r.guest.cores, r.guest.threads_per_core })
-    assert.are.equal("tsc", r.guest.clocksource)
+    assert.matches("^tsc", r.guest.clocksource) -- tsc or tsc-early
     local by = {}
     for _, c in ipairs(r.stats.cgroups) do by[c.cgroup_name] = c end
     for name, c in pairs(by) do
@@ -161,5 +161,21 @@ describe("schedtest.vm", function()
     assert.are.equal("scx_simple", r.scheduler)
     assert.is_false(r.monitor.stall_detected)
     assert.is_true(r.stats.total_iterations > 0)
+  end)
+
+  it("reports a sched_ext scheduler killed mid-run as a stall", function()
+    local r = run{ kernel = built.path, duration = 1.5, accel = "tcg",
+                   scheduler = { binary = built.sdk .. "/bin/scx_simple" },
+                   cgroups = { { workers = 2, work = "pipe_pingpong" } },
+                   fault = "kill_scheduler" }
+    assert.are.equal("failed", r.outcome, explain(r))
+    assert.matches("mid-run", r.reason, 1, true)
+    assert.is_true(r.monitor.stall_detected)
+    assert.is_true(r.sched_ext.attached)
+    local seen = false
+    for _, l in ipairs(r.sched_ext.kmsg) do
+      seen = seen or l:find("simple", 1, true) ~= nil
+    end
+    assert.is_true(seen, "no sched_ext kernel log line")
   end)
 end)
