@@ -126,8 +126,13 @@ local function exit_status(ok, result)
                       msg, "\n")
       return M.EXIT.usage
     end
+    if host.interrupted() then
+      -- Ctrl-C: the unwinding already closed VMs, checkouts and locks; a
+      -- traceback would only be noise.
+      io.stderr:write("\nschedtest: interrupted\n")
+      return M.EXIT.interrupted
+    end
     io.stderr:write("schedtest: ", result, "\n")
-    if host.interrupted() then return M.EXIT.interrupted end
     return M.EXIT.fail
   end
   if math_type(result) == "integer" then return result end

@@ -382,7 +382,9 @@ function M.run_tests(suite, tests, ctx)
   local out = ctx.out or io.stderr
   ctx.suite = suite
   ctx.binaries = {}
-  local log_dir = (ctx.sidecar_dir or ctx.runs_root or suite.root) ..
+  -- Build logs live beside the pool (".logs" is not a run directory), never
+  -- in the user's project tree.
+  local log_dir = (ctx.runs_root or ctx.sidecar_dir or suite.root) ..
                   "/.logs"
   for _, s in ipairs(M.needed_schedulers(suite, tests)) do
     if ctx.build ~= false and s.build then

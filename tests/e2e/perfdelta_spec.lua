@@ -16,7 +16,7 @@ end
 local function branch(dir, name, sed, msg)
   gitfix.sh(dir, "git checkout -q -b " .. name .. " main")
   if sed then gitfix.sh(dir, "sed -i " .. gitfix.q(sed) .. " schedtest.lua") end
-  gitfix.sh(dir, "echo change >> README.demo && git add README.demo " ..
+  gitfix.sh(dir, "echo change >> NOTES.md && git add NOTES.md " ..
                  "schedtest.lua && git commit -qm " .. gitfix.q(msg))
 end
 
