@@ -283,11 +283,23 @@ end
 
 --- The schedtest.vm.run options for one test.
 function M.vm_options(test, ctx)
+  -- The scheduler runs from the start, or joins at the first step that
+  -- names one (the earlier phases then measure the built-in scheduler).
+  local name, from_phase = test.scheduler, 0
+  if name == suite_mod.BUILTIN_SCHEDULER then
+    for i, st in ipairs(test.steps or {}) do
+      if st.scheduler and st.scheduler ~= suite_mod.BUILTIN_SCHEDULER then
+        name, from_phase = st.scheduler, i
+        break
+      end
+    end
+  end
   local sched
-  if test.scheduler ~= suite_mod.BUILTIN_SCHEDULER then
-    local s = ctx.suite.schedulers[test.scheduler]
-    sched = { binary = ctx.binaries[test.scheduler], args = s.args or {},
-              name = s.name }
+  if name ~= suite_mod.BUILTIN_SCHEDULER then
+    local s = ctx.suite.schedulers[name]
+    sched = { binary = ctx.binaries[name], args = s.args or {},
+              name = s.name, from_phase = from_phase,
+              sched_ext = s.sched_ext }
   end
   local steps
   if test.steps then

@@ -628,7 +628,14 @@ function M.load(path)
   -- Cross-references need the whole file.
   for _, t in ipairs(suite.tests) do
     if t.scheduler == nil then
-      t.scheduler = #suite.scheduler_list == 1
+      -- A test whose steps start a scheduler runs the built-in one first.
+      local steps_start = false
+      for _, st in ipairs(t.steps or {}) do
+        if st.scheduler and st.scheduler ~= M.BUILTIN_SCHEDULER then
+          steps_start = true
+        end
+      end
+      t.scheduler = (#suite.scheduler_list == 1 and not steps_start)
                     and suite.scheduler_list[1].name or M.BUILTIN_SCHEDULER
     end
     local known = { M.BUILTIN_SCHEDULER }
@@ -643,8 +650,29 @@ function M.load(path)
       end
     end
     check_sched(t.scheduler, "scheduler")
+    -- One run can switch once, from the built-in scheduler to a declared
+    -- one (the agent starts it between two phases; it cannot stop it).
+    local joined
     for i, st in ipairs(t.steps or {}) do
-      check_sched(st.scheduler, "steps[" .. i .. "].scheduler")
+      local f = "steps[" .. i .. "].scheduler"
+      check_sched(st.scheduler, f)
+      if st.scheduler and st.scheduler ~= M.BUILTIN_SCHEDULER then
+        if t.scheduler ~= nil and t.scheduler ~= M.BUILTIN_SCHEDULER then
+          errors[#errors + 1] = string.format("%s:%d: test '%s': field " ..
+            "'%s': a step can only start a scheduler when the test runs " ..
+            "the built-in one first; add scheduler = \"eevdf\"", display,
+            t.line, t.name, f)
+        elseif joined and joined ~= st.scheduler then
+          errors[#errors + 1] = string.format("%s:%d: test '%s': field " ..
+            "'%s': one run can switch to one scheduler only ('%s' already " ..
+            "joined)", display, t.line, t.name, f, joined)
+        end
+        joined = joined or st.scheduler
+      elseif st.scheduler == M.BUILTIN_SCHEDULER and joined then
+        errors[#errors + 1] = string.format("%s:%d: test '%s': field '%s': " ..
+          "a scheduler cannot be stopped mid-run; put the built-in " ..
+          "scheduler's phases first", display, t.line, t.name, f)
+      end
     end
     local sched = suite.schedulers[t.scheduler]
     t.topology = t.topology or (sched and sched.topology)

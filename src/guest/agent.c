@@ -81,6 +81,8 @@ static struct {
     char scheduler[256];
     char *sched_args[32];
     int nsched_args;
+    int sched_from_phase; /* phase at which the scheduler starts (0: first) */
+    int sched_not_scx;    /* a tuner, not a sched_ext scheduler */
     cg_spec cg[AG_MAX_CGROUPS];
     int ncg;
     step_spec steps[AG_MAX_PHASES - 1];
@@ -370,6 +372,10 @@ static void load_spec(void)
             snprintf(w->value, sizeof w->value, "%s", val);
         } else if (!strcmp(d, "scheduler"))
             snprintf(spec.scheduler, sizeof spec.scheduler, "%s", rest);
+        else if (!strcmp(d, "scheduler_from_phase"))
+            spec.sched_from_phase = atoi(rest);
+        else if (!strcmp(d, "scheduler_not_scx"))
+            spec.sched_not_scx = atoi(rest);
         else if (!strcmp(d, "sched_arg") && spec.nsched_args < 31)
             spec.sched_args[spec.nsched_args++] = strdup(rest);
         else if (!strcmp(d, "cgroup") && spec.ncg < AG_MAX_CGROUPS) {
@@ -699,7 +705,8 @@ static void start_scheduler(void)
         _exit(127);
     }
     struct stat sb;
-    int has_scx = stat("/sys/kernel/sched_ext/state", &sb) == 0;
+    int has_scx = stat("/sys/kernel/sched_ext/state", &sb) == 0 &&
+                  !spec.sched_not_scx;
     uint64_t t0 = ag_now_ns();
     uint64_t limit = (uint64_t)(has_scx ? spec.attach_timeout_ms
                                         : spec.settle_ms) * 1000000ull;
@@ -1066,7 +1073,10 @@ int main(void)
     /* schedstats feed /proc/schedstat's yld/sched/ttwu counters */
     write_file("/proc/sys/kernel/sched_schedstats", "1");
     apply_writes(spec.writes, spec.nwrites, "setup");
-    start_scheduler();
+    /* A scheduler that joins at a later phase lets one run compare the
+     * kernel's built-in scheduler (the earlier phases) with it. */
+    if (spec.sched_from_phase == 0)
+        start_scheduler();
     setup_cgroups();
     hang_if("setup");
 
@@ -1184,6 +1194,16 @@ int main(void)
             it += sh->slots[i].iterations;
         if (ph > 0)
             apply_step(&spec.steps[ph - 1]);
+        if (ph > 0 && ph == spec.sched_from_phase) {
+            /* The phase begins once the scheduler is attached, so the
+             * attach time counts toward neither phase. */
+            start_scheduler();
+            t_phase = ag_now_ns();
+            it = 0;
+            for (int i = 0; i < nw; i++)
+                it += sh->slots[i].iterations;
+            read_proc_schedstat(&ss_p0);
+        }
         fprintf(ev, "event %llu %s %llu\n",
                 (unsigned long long)((t_phase - sh->start_ns) / 1000000), label,
                 (unsigned long long)it);

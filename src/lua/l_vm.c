@@ -114,7 +114,20 @@ static const char *field_str(lua_State *L, int t, const char *k)
 }
 
 /* "sysctl key value" lines from a {key=value} map or {"key=value"} list. */
-static void add_sysctls(lua_State *L, luaL_Buffer *b, int t, int argi,
+/* The spec text under construction: one table entry per piece. */
+typedef struct {
+    lua_State *L;
+    int t;          /* absolute index of the table of pieces */
+    lua_Integer n;  /* pieces so far */
+} spec_buf;
+
+static void spec_add(spec_buf *s, const char *piece)
+{
+    lua_pushstring(s->L, piece);
+    lua_rawseti(s->L, s->t, ++s->n);
+}
+
+static void add_sysctls(lua_State *L, spec_buf *b, int t, int argi,
                         const char *dir)
 {
     if (lua_isnil(L, t))
@@ -138,12 +151,12 @@ static void add_sysctls(lua_State *L, luaL_Buffer *b, int t, int argi,
             snprintf(line, sizeof line, "%s %s %s\n", dir, word(L, argi, "sysctl", k), v);
             lua_pop(L, 2);
         }
-        luaL_addstring(b, line);
+        spec_add(b, line);
         lua_pop(L, 1);
     }
 }
 
-static void add_writes(lua_State *L, luaL_Buffer *b, int t, const char *dir)
+static void add_writes(lua_State *L, spec_buf *b, int t, const char *dir)
 {
     if (lua_isnil(L, t))
         return;
@@ -156,7 +169,7 @@ static void add_writes(lua_State *L, luaL_Buffer *b, int t, const char *dir)
         char line[1024];
         snprintf(line, sizeof line, "%s %s %s\n", dir, k, v);
         lua_pop(L, 3);
-        luaL_addstring(b, line);
+        spec_add(b, line);
     }
 }
 
@@ -169,21 +182,23 @@ static const char *const run_opts[] = {
 /* Build the spec text from the options table at `o`; pushes it. */
 static void build_spec(lua_State *L, int o)
 {
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
+    /* Lines collect in a table: a luaL_Buffer would break as soon as it
+     * grows while option tables sit above it on the stack. */
+    lua_newtable(L);
+    spec_buf b = {L, lua_gettop(L), 0};
     char line[1024];
     double dur = luax_optfieldnumber(L, o, "duration", 2.0);
     snprintf(line, sizeof line, "duration_ms %d\n", (int)(dur * 1000));
-    luaL_addstring(&b, line);
+    spec_add(&b, line);
     double settle = luax_optfieldnumber(L, o, "settle", 0.3);
     snprintf(line, sizeof line, "settle_ms %d\n", (int)(settle * 1000));
-    luaL_addstring(&b, line);
+    spec_add(&b, line);
     double att = luax_optfieldnumber(L, o, "attach_timeout", 20);
     snprintf(line, sizeof line, "attach_timeout_ms %d\n", (int)(att * 1000));
-    luaL_addstring(&b, line);
+    spec_add(&b, line);
     snprintf(line, sizeof line, "monitor_ms %d\n",
              (int)luax_optfieldinteger(L, o, "monitor_ms", 100));
-    luaL_addstring(&b, line);
+    spec_add(&b, line);
 
     lua_getfield(L, o, "params");
     if (!lua_isnil(L, -1)) {
@@ -191,15 +206,15 @@ static void build_spec(lua_State *L, int o)
         static const char *const keys[] = {"spin_us", "sleep_us", "burst_us",
                                            "work_us", NULL};
         luax_checkoptions(L, p, keys);
-        luaL_addstring(&b, "param");
+        spec_add(&b, "param");
         for (int i = 0; keys[i]; i++) {
             lua_Integer v = luax_optfieldinteger(L, p, keys[i], -1);
             if (v >= 0) {
                 snprintf(line, sizeof line, " %s=%lld", keys[i], (long long)v);
-                luaL_addstring(&b, line);
+                spec_add(&b, line);
             }
         }
-        luaL_addstring(&b, "\n");
+        spec_add(&b, "\n");
     }
     lua_pop(L, 1);
 
@@ -215,7 +230,7 @@ static void build_spec(lua_State *L, int o)
         for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
             snprintf(line, sizeof line, "write /sys/kernel/debug/sched/features %s\n",
                      word(L, o, "feature", luaL_checkstring(L, -1)));
-            luaL_addstring(&b, line);
+            spec_add(&b, line);
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -225,8 +240,23 @@ static void build_spec(lua_State *L, int o)
     lua_getfield(L, o, "scheduler");
     if (lua_istable(L, -1)) {
         int s = lua_gettop(L);
-        static const char *const keys[] = {"binary", "args", "name", NULL};
+        static const char *const keys[] = {"binary", "args", "name",
+                                           "from_phase", "sched_ext", NULL};
         luax_checkoptions(L, s, keys);
+        /* from_phase: the scheduler joins at that phase (1 = the first
+         * step), so one run measures the built-in scheduler first. */
+        lua_Integer from = luax_optfieldinteger(L, s, "from_phase", 0);
+        if (from < 0 || from > 16)
+            luaL_argerror(L, o, "scheduler.from_phase must be a phase index "
+                          "(0 = BASELINE, k = the k-th step, at most 16)");
+        if (from > 0) {
+            snprintf(line, sizeof line, "scheduler_from_phase %lld\n",
+                     (long long)from);
+            spec_add(&b, line);
+        }
+        /* sched_ext = false: a user-space tuner, attached once alive */
+        if (!luax_optfieldboolean(L, s, "sched_ext", 1))
+            spec_add(&b, "scheduler_not_scx 1\n");
         const char *bin = luax_optfieldstring(L, s, "binary", NULL);
         if (!bin)
             luaL_argerror(L, o, "scheduler.binary is required");
@@ -234,14 +264,14 @@ static void build_spec(lua_State *L, int o)
         snprintf(line, sizeof line, "scheduler /schedtest/sched/%s\n",
                  basename(copy));
         free(copy);
-        luaL_addstring(&b, line);
+        spec_add(&b, line);
         lua_getfield(L, s, "args");
         if (!lua_isnil(L, -1)) {
             luaL_checktype(L, -1, LUA_TTABLE);
             for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
                 snprintf(line, sizeof line, "sched_arg %s\n",
                          luaL_checkstring(L, -1));
-                luaL_addstring(&b, line);
+                spec_add(&b, line);
                 lua_pop(L, 1);
             }
             lua_pop(L, 1);
@@ -290,7 +320,7 @@ static void build_spec(lua_State *L, int o)
             if (f > 0)
                 n += snprintf(line + n, sizeof line - (size_t)n, " fanout=%lld", (long long)f);
             snprintf(line + n, sizeof line - (size_t)n, "\n");
-            luaL_addstring(&b, line);
+            spec_add(&b, line);
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -313,7 +343,7 @@ static void build_spec(lua_State *L, int o)
                      (int)(luax_optfieldnumber(L, s, "duration", 1.0) * 1000),
                      word(L, o, "step label",
                           luax_optfieldstring(L, s, "label", deflabel)));
-            luaL_addstring(&b, line);
+            spec_add(&b, line);
             lua_getfield(L, s, "writes");
             add_writes(L, &b, lua_gettop(L), "step_write");
             lua_pop(L, 1);
@@ -332,7 +362,7 @@ static void build_spec(lua_State *L, int o)
                     snprintf(line, sizeof line, "step_write %s %s\n", path,
                              luaL_tolstring(L, -2, NULL));
                     lua_pop(L, 3);
-                    luaL_addstring(&b, line);
+                    spec_add(&b, line);
                 }
             }
             lua_pop(L, 1);
@@ -351,9 +381,16 @@ static void build_spec(lua_State *L, int o)
     const char *fault = luax_optfieldstring(L, o, "fault", NULL);
     if (fault) {
         snprintf(line, sizeof line, "fault %s\n", word(L, o, "fault", fault));
-        luaL_addstring(&b, line);
+        spec_add(&b, line);
     }
-    luaL_pushresult(&b);
+    luaL_Buffer out;
+    luaL_buffinit(L, &out);
+    for (lua_Integer i = 1; i <= b.n; i++) {
+        lua_rawgeti(L, b.t, i);
+        luaL_addvalue(&out);
+    }
+    luaL_pushresult(&out);
+    lua_remove(L, b.t);
 }
 
 /* }==================================================================== */

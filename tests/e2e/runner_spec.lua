@@ -52,17 +52,25 @@ describe("schedtest test on examples/scx_vtime (built sched_ext kernel)",
     assert.are.equal(0, r.code, r.out .. r.err)
     local run_dir = dir .. "/target/ktstr/" .. k.version .. "-" .. commit
     local files = sidecars_in(run_dir)
-    assert.are.equal(5, #files, table.concat(files, " "))
+    assert.are.equal(6, #files, table.concat(files, " "))
     for _, f in ipairs(files) do
       local sc = assert(sidecar.read(run_dir .. "/" .. f))
       assert.is_true(sc.passed, f)
       assert.are.equal(commit, sc.project_commit)
-      assert.are.equal("scx_vtime", sc.scheduler)
+      if sc.test_name == "eevdf_vs_fifo_pingpong" then
+        -- EEVDF first, then scx_vtime in FIFO mode: its check compared the
+        -- two phases with better_across_phases and passed
+        assert.are.equal("eevdf", sc.scheduler)
+        assert.are.equal(2, #sc.stats.phases)
+        assert.are.equal("fifo", sc.stats.phases[2].label)
+      else
+        assert.are.equal("scx_vtime", sc.scheduler)
+      end
       assert.is_true(sc.sched_ext.attached, f .. ": scheduler not attached")
       assert.are.equal("tcg", sc.host.accelerator)
       assert.is_true(sc.stats.total_iterations > 0)
     end
-    assert.matches("5 passed, 0 failed, 0 skipped", r.err, 1, true)
+    assert.matches("6 passed, 0 failed, 0 skipped", r.err, 1, true)
   end)
 
   it("narrows with -E, and the next invocation pre-clears the run dir",
