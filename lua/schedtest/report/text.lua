@@ -36,6 +36,25 @@ local function detail(r)
   return table.concat(parts, "; ")
 end
 
+-- Aligned table lines: cells[1] is the header, cells[i + 1] describes
+-- rows[i] and ends with its verdict, which gets its colour after padding
+-- (escape codes would break the alignment).  With `details`, a line of
+-- statistics follows every row that is not stable.
+local function table_lines(cells, rows, opts, out, details)
+  local lines = common.columns(cells, "  ")
+  out[#out + 1] = " " .. lines[1]
+  for i, r in ipairs(rows) do
+    local line = lines[i + 1]
+    local word = common.verdict_text(r)
+    out[#out + 1] = " " .. line:sub(1, #line - #word) ..
+                    paint(opts, r.verdict, word)
+    if details and r.verdict ~= "stable" then
+      local d = detail(r)
+      if d ~= "" then out[#out + 1] = "     " .. d end
+    end
+  end
+end
+
 local function noise_table(result, opts, out)
   local a, b = result.sides.a, result.sides.b
   out[#out + 1] = string.format("compared %d runs (%s, A) with %d runs " ..
@@ -59,18 +78,7 @@ local function noise_table(result, opts, out)
         common.noise_cell(r.b), common.pct(r) or "-",
         common.verdict_text(r) }
     end
-    local lines = common.columns(cells, "  ")
-    out[#out + 1] = " " .. lines[1]
-    for i, r in ipairs(rows) do
-      local line = lines[i + 1]
-      local word = common.verdict_text(r)
-      out[#out + 1] = " " .. line:sub(1, #line - #word) ..
-                      paint(opts, r.verdict, word)
-      if r.verdict ~= "stable" then
-        local d = detail(r)
-        if d ~= "" then out[#out + 1] = "     " .. d end
-      end
-    end
+    table_lines(cells, rows, opts, out, true)
   end
   local extra = ""
   if (t.inconclusive or 0) > 0 then
@@ -116,14 +124,7 @@ local function scalar_table(result, opts, out)
         r.delta and (string.format("%+.2f", r.delta) .. (r.unit or "")) or "-",
         common.verdict_text(r) }
     end
-    local lines = common.columns(cells, "  ")
-    out[#out + 1] = " " .. lines[1]
-    for i, r in ipairs(rows) do
-      local line = lines[i + 1]
-      local word = common.verdict_text(r)
-      out[#out + 1] = " " .. line:sub(1, #line - #word) ..
-                      paint(opts, r.verdict, word)
-    end
+    table_lines(cells, rows, opts, out, false)
   end
   local t = result.totals or {}
   out[#out + 1] = string.format("summary: %d regressions, %d improvements, " ..
