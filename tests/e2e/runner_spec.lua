@@ -103,6 +103,15 @@ describe("schedtest test on examples/scx_vtime (built sched_ext kernel)",
     assert.are.equal("perf_pingpong_vs_hog", sc.test_name)
   end)
 
+  it("runs non-performance tests in parallel with --jobs", function()
+    local r = schedtest(dir, { "test", "--kernel", k.path, "--no-build",
+                               "--jobs", "2", "-E", "smoke | eevdf_vs" })
+    assert.are.equal(0, r.code, r.err)
+    assert.matches("PASS%s+smoke_mix", r.err)
+    assert.matches("PASS%s+eevdf_vs_fifo_pingpong", r.err)
+    assert.matches("2 passed, 0 failed, 0 skipped", r.err, 1, true)
+  end)
+
   it("fails clearly when the filter selects nothing", function()
     local r = schedtest(dir, { "test", "--kernel", k.path, "-E", "nosuch" })
     assert.are.equal(2, r.code)
