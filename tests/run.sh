@@ -7,6 +7,10 @@ BUILD=${BUILD:-build}
 SCHEDTEST=${SCHEDTEST:-$BUILD/schedtest}
 export SCHEDTEST
 what=${1:-all}
+# Under SANITIZE=1: libgit2 1.5 leaks 64 bytes inside git_merge_base when a
+# shallow clone lacks history (not ours to fix); everything else must be
+# leak-free.
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 results=$BUILD/test-results
 rm -rf "$results"
 mkdir -p "$results"

@@ -275,6 +275,8 @@ typedef struct {
 
 static void pool_add(pool *p, const double *v, size_t n)
 {
+    if (n == 0)
+        return; /* memcpy with an empty, still NULL pool is undefined */
     if (p->n + n > p->cap) {
         size_t cap = p->cap ? p->cap : 256;
         while (cap < p->n + n)
