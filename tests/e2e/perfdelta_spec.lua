@@ -27,9 +27,11 @@ local function perf_delta(dir, args)
     NO_COLOR = "1", GITHUB_BASE_REF = "" } })
 end
 
--- PIDs of the qemu processes running now.
+-- PIDs of the qemu processes running now.  Matched on the process name
+-- (truncated to 15 characters by the kernel): `pgrep -f` would also match
+-- the shell that io.popen runs it in.
 local function qemu_pids()
-  local p = io.popen("pgrep -f qemu-system-x86_64")
+  local p = io.popen("pgrep -x qemu-system-x86")
   local set = {}
   for pid in p:read("a"):gmatch("%d+") do set[pid] = true end
   p:close()
