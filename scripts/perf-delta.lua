@@ -69,8 +69,9 @@ p:option{ "--format", metavar = "FORMAT", default = "text",
           choices = { "text", "markdown", "json", "html", "junit" },
           help = "report format" }
 p:option{ "--output", metavar = "FILE",
-          help = "write the report to FILE (the terminal still gets the " ..
-                 "text summary)" }
+          help = "write the --format report to FILE; the terminal then " ..
+                 "gets the text report (without it, stdout gets the " ..
+                 "--format report alone)" }
 p:option{ "--html", metavar = "FILE",
           help = "also write the HTML report to FILE" }
 p:option{ "--jobs", metavar = "N", type = "integer",

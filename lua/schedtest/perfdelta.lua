@@ -176,24 +176,26 @@ function M.compare_and_report(pool, opts, ctx, mode)
       "DIFFERENT VM ACCELERATORS (%s: %s, %s: %s): timings are not " ..
       "comparable", ctx.base.label, acc.a, ctx.head_label, acc.b))
   end
-  local text = assert(report.render(result, "text",
-    { all_metrics = opts.all_metrics, color = color_wanted() }))
-  if opts.output and opts.format ~= "text" or not opts.output then
-    io.stdout:write(text)
+  -- Without --output, stdout gets the chosen format alone (so --format
+  -- json pipes cleanly); with --output, the file gets it and the terminal
+  -- still gets the text report.
+  local function render(format, color)
+    return assert(report.render(result, format,
+                                { all_metrics = opts.all_metrics,
+                                  color = color }))
   end
+  local text = render("text", color_wanted())
   if opts.output then
-    local body = assert(report.render(result, opts.format,
-                                      { all_metrics = opts.all_metrics }))
-    local ok, msg = fs.write_atomic(opts.output, body)
+    io.stdout:write(text)
+    local ok, msg = fs.write_atomic(opts.output, render(opts.format, false))
     if not ok then return env_error("cannot write --output: " .. msg) end
     say("perf-delta: wrote the %s report to %s", opts.format, opts.output)
-  elseif opts.format ~= "text" then
-    io.stdout:write(assert(report.render(result, opts.format,
-                                         { all_metrics = opts.all_metrics })))
+  else
+    io.stdout:write(opts.format == "text" and text
+                    or render(opts.format, false))
   end
   if opts.html then
-    local ok, msg = fs.write_atomic(opts.html,
-                                    assert(report.render(result, "html")))
+    local ok, msg = fs.write_atomic(opts.html, render("html", false))
     if not ok then return env_error("cannot write --html: " .. msg) end
     say("perf-delta: wrote the HTML report to %s", opts.html)
   end
