@@ -464,6 +464,28 @@ static void nl(st_buf *b, int indent)
         st_buf_add(b, "  ", 2);
 }
 
+/* Start member `key` of an object: "{" or ",", newline, "key": . */
+static void open_member(writer *w, int *first, const char *key, size_t n,
+                        int indent)
+{
+    st_buf_adds(w->b, *first ? "{" : ",");
+    *first = 0;
+    nl(w->b, indent + 1);
+    st_json_write_string(w->b, key, n);
+    st_buf_add(w->b, ": ", 2);
+}
+
+/* End an object whose members were opened with open_member. */
+static void close_object(writer *w, int first, int indent)
+{
+    if (first) {
+        st_buf_adds(w->b, "{}");
+    } else {
+        nl(w->b, indent);
+        st_buf_addc(w->b, '}');
+    }
+}
+
 static int bad(writer *w, const char *expected, const st_json *v)
 {
     return st_error_set(ST_EINVAL, "sidecar field '%s': %s expected, got %s",
@@ -529,11 +551,7 @@ static int write_map(writer *w, const st_json *v, int elem, int indent)
         if (val->type == ST_JSON_NULL ||
             (val->type == ST_JSON_FLOAT && !isfinite(val->u.d)))
             continue;
-        st_buf_adds(w->b, first ? "{" : ",");
-        first = 0;
-        nl(w->b, indent + 1);
-        st_json_write_string(w->b, keys[i]->u.s, keys[i]->n);
-        st_buf_add(w->b, ": ", 2);
+        open_member(w, &first, keys[i]->u.s, keys[i]->n, indent);
         size_t mark = path_push(w, keys[i]->u.s);
         rc = write_value(w, val, elem, 0, NULL, indent + 1);
         w->path[mark] = '\0';
@@ -543,12 +561,7 @@ static int write_map(writer *w, const st_json *v, int elem, int indent)
     free(keys);
     if (rc < 0)
         return rc;
-    if (first) {
-        st_buf_adds(w->b, "{}");
-    } else {
-        nl(w->b, indent);
-        st_buf_addc(w->b, '}');
-    }
+    close_object(w, first, indent);
     return 0;
 }
 
@@ -674,11 +687,7 @@ static int write_object(writer *w, const st_json *obj, const schema *sc,
         if (absent && f->presence == OMIT)
             continue;
         size_t mark = path_push(w, f->key);
-        st_buf_adds(w->b, first ? "{" : ",");
-        first = 0;
-        nl(w->b, indent + 1);
-        st_json_write_string(w->b, f->key, strlen(f->key));
-        st_buf_add(w->b, ": ", 2);
+        open_member(w, &first, f->key, strlen(f->key), indent);
         if (absent) {
             rc = 0;
             if (f->kind == K_ARR) {
@@ -720,11 +729,7 @@ static int write_object(writer *w, const st_json *obj, const schema *sc,
             const st_json *val = keys[i] + 1;
             if (find_field(sc, keys[i]->u.s) || val->type == ST_JSON_NULL)
                 continue;
-            st_buf_adds(w->b, first ? "{" : ",");
-            first = 0;
-            nl(w->b, indent + 1);
-            st_json_write_string(w->b, keys[i]->u.s, keys[i]->n);
-            st_buf_add(w->b, ": ", 2);
+            open_member(w, &first, keys[i]->u.s, keys[i]->n, indent);
             size_t mark = path_push(w, keys[i]->u.s);
             rc = write_any(w, val, indent + 1);
             w->path[mark] = '\0';
@@ -733,12 +738,7 @@ static int write_object(writer *w, const st_json *obj, const schema *sc,
         if (rc < 0)
             return rc;
     }
-    if (first) {
-        st_buf_adds(w->b, "{}");
-    } else {
-        nl(w->b, indent);
-        st_buf_addc(w->b, '}');
-    }
+    close_object(w, first, indent);
     return 0;
 }
 
