@@ -12,7 +12,13 @@
 
 #include <stddef.h>
 
-/** Initialise libgit2's global state; called by st_init(). */
+/**
+ * Take / release a reference on libgit2's global state (reference
+ * counted, thread-safe).  Every other st_git_* call needs one held.  The
+ * Lua module takes it when first required, not at process start:
+ * libgit2's init loads the TLS certificate store (about 8 ms), which
+ * commands that never touch git should not pay.
+ */
 int st_git_global_init(void);
 void st_git_global_shutdown(void);
 

@@ -2,7 +2,6 @@
  * init.c: one-time process setup of the libraries the core wraps.
  */
 #include "schedtest/schedtest.h"
-#include "schedtest/git.h"
 #include "schedtest/stats.h"
 
 #ifndef ST_VERSION
@@ -16,9 +15,7 @@ int st_init(void)
     if (initialised)
         return 0;
     st_stats_global_init();
-    int rc = st_git_global_init();
-    if (rc < 0)
-        return rc;
+    /* libgit2 is initialised by the schedtest.git module, when needed */
     initialised = 1;
     return 0;
 }
@@ -27,7 +24,6 @@ void st_shutdown(void)
 {
     if (!initialised)
         return;
-    st_git_global_shutdown();
     initialised = 0;
 }
 

@@ -362,8 +362,27 @@ static const luaL_Reg git_funcs[] = {
     {NULL, NULL}
 };
 
+/* The module's reference on libgit2, held by a registry sentinel and
+ * released when the state closes.  Finalizers run in reverse order of
+ * marking (manual §2.5.3): the sentinel, marked when the module loads,
+ * runs after every repository's and checkout's. */
+static int l_git_release(lua_State *L)
+{
+    (void)L;
+    st_git_global_shutdown();
+    return 0;
+}
+
 int luaopen_schedtest_git(lua_State *L)
 {
+    if (st_git_global_init() < 0)
+        return luaL_error(L, "%s", st_error_last());
+    lua_newuserdatauv(L, 0, 0);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, l_git_release);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "schedtest.git.libgit2");
     luax_registertype(L, REPO, repo_methods, repo_meta);
     luax_registertype(L, CHECKOUT, co_methods, co_meta);
     luaL_newlib(L, git_funcs);
