@@ -52,8 +52,9 @@ typedef struct {
     const char *run_source;  /* replaces every row's run_source ("archive") */
     uint64_t max_file_size;  /* bytes; 0 = 16 MiB */
     int max_depth;           /* JSON nesting limit; 0 = 64 */
-    int threads;             /* reader threads; 0 = online CPUs (max 8),
-                                1 = read in the calling thread */
+    int threads;             /* threads reading files, the calling one
+                                included; 0 = online CPUs (max 8),
+                                1 = the calling thread alone */
 } st_pool_opts;
 
 typedef struct {
@@ -104,7 +105,8 @@ unsigned st_pool_status(const st_pool *p, size_t row);
 /** The sidecar file of a row. */
 const char *st_pool_path(const st_pool *p, size_t row);
 
-/** Metric columns: count, name, index by name (-1), value (NaN absent). */
+/** Metric columns: count, name, index by name (-1), value (NaN absent).
+ * st_pool_column is NULL for a metric no row has a value for. */
 size_t st_pool_metric_count(const st_pool *p);
 const char *st_pool_metric_name(const st_pool *p, size_t m);
 long st_pool_metric_index(const st_pool *p, const char *name);

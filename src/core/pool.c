@@ -278,28 +278,20 @@ static long add_metric(st_pool *p, const char *name, size_t n)
         p->cols = ncol;
         p->capmetrics = nc;
     }
-    double *col = malloc((p->caprows ? p->caprows : 1) * sizeof *col);
-    if (!col)
-        return -1;
-    for (size_t i = 0; i < p->caprows; i++)
-        col[i] = NAN;
+    /* The column itself is allocated by the first value (set_value):
+     * most registry metrics are absent from most pools. */
     size_t m = p->nmetrics;
     p->mnames[m] = d;
-    p->cols[m] = col;
-    if (smap_put(&p->metric_ix, d, n, (int32_t)m) < 0) {
-        free(col);
+    p->cols[m] = NULL;
+    if (smap_put(&p->metric_ix, d, n, (int32_t)m) < 0)
         return -1;
-    }
     p->nmetrics++;
     return (long)m;
 }
 
-/* Make room for row index nrows (every per-row array and column). */
-static int ensure_row(st_pool *p)
+/* Give every per-row array and column room for nc rows (nc > caprows). */
+static int grow_rows(st_pool *p, size_t nc)
 {
-    if (p->nrows < p->caprows)
-        return 0;
-    size_t nc = p->caprows ? p->caprows * 2 : 256;
 #define GROW(field, per)                                                  \
     do {                                                                  \
         void *n_ = realloc(p->field, nc * (per) * sizeof *p->field);      \
@@ -316,6 +308,8 @@ static int ensure_row(st_pool *p)
     GROW(assert_n, 1);
 #undef GROW
     for (size_t m = 0; m < p->nmetrics; m++) {
+        if (!p->cols[m])
+            continue;
         double *c = realloc(p->cols[m], nc * sizeof *c);
         if (!c)
             return oom();
@@ -325,6 +319,14 @@ static int ensure_row(st_pool *p)
     }
     p->caprows = nc;
     return 0;
+}
+
+/* Make room for row index nrows. */
+static int ensure_row(st_pool *p)
+{
+    if (p->nrows < p->caprows)
+        return 0;
+    return grow_rows(p, p->caprows ? p->caprows * 2 : 256);
 }
 
 static int add_error(st_pool *p, const char *path, int64_t off, int code,
@@ -431,7 +433,16 @@ static int type_error(extract *x, const st_json *v, const char *key,
 
 static int set_value(extract *x, size_t m, double d, int only_if_absent)
 {
-    double *cell = &x->p->cols[m][x->row];
+    st_pool *p = x->p;
+    if (!p->cols[m]) {
+        double *col = malloc((p->caprows ? p->caprows : 1) * sizeof *col);
+        if (!col)
+            return oom();
+        for (size_t i = 0; i < p->caprows; i++)
+            col[i] = NAN;
+        p->cols[m] = col;
+    }
+    double *cell = &p->cols[m][x->row];
     if (only_if_absent && !isnan(*cell))
         return 0;
     *cell = d;
@@ -761,6 +772,8 @@ static int extract_row(extract *x, const st_json *root)
     /* Rates are always re-derived from their components. */
     for (size_t i = 0; i < p->nrates; i++) {
         long m = p->rate_m[i], a = p->rate_a[i], b = p->rate_b[i];
+        if (!p->cols[a] || !p->cols[b])
+            continue;
         double num = p->cols[a][x->row], den = p->cols[b][x->row];
         if (isfinite(num) && isfinite(den) && den != 0) {
             int rc = set_value(x, (size_t)m, num / den, 0);
@@ -782,10 +795,11 @@ static int skip_member(void *ctx, int depth, const char *parent,
     st_pool *p = ctx;
     if (depth == 1)
         return smap_get(&p->top, key, n) < 0;
+    /* called for every key of every sidecar: first letters before strcmp */
     if (depth == 2 && parent) {
-        if (strcmp(parent, "stats") == 0)
+        if (parent[0] == 's' && strcmp(parent, "stats") == 0)
             return n == 7 && memcmp(key, "cgroups", 7) == 0;
-        if (strcmp(parent, "host") == 0)
+        if (parent[0] == 'h' && strcmp(parent, "host") == 0)
             return !(n == 4 && memcmp(key, "arch", 4) == 0);
     }
     return 0;
@@ -865,18 +879,20 @@ static int rfail(reader *r, int code, int64_t off, const char *fmt, ...)
 }
 
 /*
- * Read and parse one sidecar.  Small files take three syscalls (open,
- * read, close): a short read of a regular file means end of file, and only
- * a file that fills the buffer is fstat'ed (size limit).  O_NONBLOCK keeps
- * a FIFO named like a sidecar from hanging the walk.  Returns ST_ENOMEM or
- * 0; per-file failures are in r->ok / code / off / reason.
+ * Read and parse one sidecar, `path` relative to `dirfd`.  Small files
+ * take three syscalls (open, read, close): a short read of a regular file
+ * means end of file, and only a file that fills the buffer is fstat'ed
+ * (size limit).  O_NONBLOCK keeps a FIFO named like a sidecar from hanging
+ * the walk.  Returns ST_ENOMEM or 0; per-file failures are in r->ok /
+ * code / off / reason.
  */
-static int reader_load(reader *r, const char *path)
+static int reader_load(reader *r, int dirfd, const char *path)
 {
     r->ok = 0;
     if (grow_buf(r, 65536) < 0)
         return ST_ENOMEM;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+                    O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         return rfail(r, st_error_from_errno(e), -1, "cannot open: %s%s",
@@ -960,8 +976,9 @@ static int ingest(st_pool *p, const char *path, uint32_t run_dir,
     rc = extract_row(&x, rd->root);
     if (rc < 0) {
         /* undo the partial row */
-        for (size_t m = 0; m < p->nmetrics; m++)
-            p->cols[m][x.row] = NAN; /* failures are rare: no bookkeeping */
+        for (size_t m = 0; m < p->nmetrics; m++) /* failures are rare: */
+            if (p->cols[m])                      /* no bookkeeping */
+                p->cols[m][x.row] = NAN;
         p->nphases = x.phase0;
         p->npm = x.pm0;
         p->nasserts = x.assert0;
@@ -997,12 +1014,52 @@ static char *join(const char *a, const char *b)
 typedef struct {
     const char *path; /* in the pool's string arena */
     uint32_t run_dir;
+    uint32_t dir;      /* index in joblist.dirs */
+    size_t name_off;   /* path + name_off is the name within dir */
 } job;
 
 typedef struct {
     job *v;
     size_t n, cap;
+    const char **dirs; /* directories holding sidecars, in the arena */
+    size_t ndirs, capdirs;
 } joblist;
+
+/*
+ * Each reading thread keeps the directory of its last file open and opens
+ * sidecars relative to it: the kernel then resolves one name per file
+ * instead of the whole path (jobs come in walk order, so consecutive files
+ * share a directory).  When the directory cannot be opened the full path
+ * is used, so the file's own error is what gets reported.
+ */
+typedef struct {
+    int fd;
+    uint32_t dir;
+} dircache;
+
+#define DIRCACHE_INIT {-1, UINT32_MAX}
+
+static int load_job(reader *r, dircache *dc, const joblist *jobs,
+                    const job *j)
+{
+    if (dc->dir != j->dir) {
+        if (dc->fd >= 0)
+            close(dc->fd);
+        dc->fd = open(jobs->dirs[j->dir], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        dc->dir = j->dir;
+    }
+    if (dc->fd < 0)
+        return reader_load(r, AT_FDCWD, j->path);
+    return reader_load(r, dc->fd, j->path + j->name_off);
+}
+
+static void dircache_close(dircache *dc)
+{
+    if (dc->fd >= 0)
+        close(dc->fd);
+    dc->fd = -1;
+    dc->dir = UINT32_MAX;
+}
 
 /*
  * Walk `dir` at `depth` (0 = the root given by the caller), collecting
@@ -1015,6 +1072,7 @@ static int walk(st_pool *p, joblist *jobs, const char *dir, int depth,
 {
     char **names;
     size_t n;
+    uint32_t dir_ix = UINT32_MAX; /* registered with the first sidecar */
     int rc = st_fs_list(&names, &n, dir);
     if (rc < 0) {
         if (depth == 0)
@@ -1035,7 +1093,18 @@ static int walk(st_pool *p, joblist *jobs, const char *dir, int depth,
             break;
         }
         if (st_sidecar_is_sidecar_name(name)) {
-            job j = {sarena_dup(&p->strs, path, strlen(path)), run_dir};
+            if (dir_ix == UINT32_MAX) {
+                const char *d = sarena_dup(&p->strs, dir, strlen(dir));
+                dir_ix = (uint32_t)jobs->ndirs;
+                if (!d || VEC_PUSH(jobs->dirs, jobs->ndirs, jobs->capdirs,
+                                   d) < 0) {
+                    free(path);
+                    rc = oom();
+                    break;
+                }
+            }
+            job j = {sarena_dup(&p->strs, path, strlen(path)), run_dir,
+                     dir_ix, strlen(dir) + 1};
             if (!j.path || VEC_PUSH(jobs->v, jobs->n, jobs->cap, j) < 0)
                 rc = oom();
         } else if (depth < 2) {
@@ -1055,13 +1124,17 @@ static int walk(st_pool *p, joblist *jobs, const char *dir, int depth,
 }
 
 /* {--------------------------------------------------------------------
- * Parallel reading: workers read + parse batches of BATCH consecutive
- * files into a ring of slots; the main thread ingests batch b from slot
- * b % nslots, so rows keep walk order.  Batches keep the synchronisation
- * (and context switches) to one handoff per BATCH files.
+ * Parallel reading: batches of BATCH consecutive files are read and parsed
+ * into a ring of slots; the calling thread ingests batch b from slot
+ * b % nslots, so rows keep walk order.  The calling thread also reads:
+ * while the batch it must ingest next is not ready, it fills the next
+ * unclaimed batch itself instead of sleeping.  So `threads` readers need
+ * only threads - 1 helper threads, and on a machine with as many cores as
+ * readers no thread waits for a core.  Batches keep the synchronisation to
+ * one handoff per BATCH files.
  * --------------------------------------------------------------------- */
 
-#define BATCH 32
+#define BATCH 16
 
 typedef struct {
     reader rd[BATCH];
@@ -1082,30 +1155,40 @@ typedef struct {
     pthread_cond_t cv;
 } ring;
 
+/* Read batch b into its slot (claimed by the caller, mutex not held). */
+static void fill_batch(ring *g, size_t b, dircache *dc)
+{
+    slot *s = &g->slots[b % g->nslots];
+    size_t first = b * BATCH;
+    for (size_t k = 0; k < BATCH && first + k < g->jobs->n; k++)
+        s->rc[k] = load_job(&s->rd[k], dc, g->jobs, &g->jobs->v[first + k]);
+    pthread_mutex_lock(&g->mu);
+    s->full = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
 static void *worker(void *arg)
 {
     ring *g = arg;
+    dircache dc = DIRCACHE_INIT;
     for (;;) {
         pthread_mutex_lock(&g->mu);
         size_t b = g->next++;
         if (b >= g->nbatches || g->stop) {
             pthread_mutex_unlock(&g->mu);
-            return NULL;
+            break;
         }
         slot *s = &g->slots[b % g->nslots];
         while (!g->stop && (s->full || s->ticket != b))
             pthread_cond_wait(&g->cv, &g->mu);
         pthread_mutex_unlock(&g->mu);
         if (g->stop)
-            return NULL;
-        size_t first = b * BATCH;
-        for (size_t k = 0; k < BATCH && first + k < g->jobs->n; k++)
-            s->rc[k] = reader_load(&s->rd[k], g->jobs->v[first + k].path);
-        pthread_mutex_lock(&g->mu);
-        s->full = 1;
-        pthread_cond_broadcast(&g->cv);
-        pthread_mutex_unlock(&g->mu);
+            break;
+        fill_batch(g, b, &dc);
     }
+    dircache_close(&dc);
+    return NULL;
 }
 
 static int online_cpus(void)
@@ -1114,13 +1197,37 @@ static int online_cpus(void)
     return n < 1 ? 1 : (int)n;
 }
 
-static int load_parallel(st_pool *p, const joblist *jobs, int nthreads)
+/* Wait until batch b is in its slot, reading other batches meanwhile. */
+static slot *await_batch(ring *g, size_t b, dircache *dc)
 {
-    ring g = {.p = p, .jobs = jobs, .nslots = (size_t)nthreads * 2,
+    slot *s = &g->slots[b % g->nslots];
+    pthread_mutex_lock(&g->mu);
+    while (!s->full) {
+        /* The next unclaimed batch can be read here if its slot is free;
+         * unclaimed means nobody else is filling that slot. */
+        size_t c = g->next;
+        slot *t = &g->slots[c % g->nslots];
+        if (c < g->nbatches && t->ticket == c && !t->full) {
+            g->next++;
+            pthread_mutex_unlock(&g->mu);
+            fill_batch(g, c, dc);
+            pthread_mutex_lock(&g->mu);
+            continue;
+        }
+        pthread_cond_wait(&g->cv, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return s;
+}
+
+static int load_parallel(st_pool *p, const joblist *jobs, int nreaders)
+{
+    int nhelpers = nreaders - 1;
+    ring g = {.p = p, .jobs = jobs, .nslots = (size_t)nreaders * 2,
               .nbatches = (jobs->n + BATCH - 1) / BATCH};
     int rc = 0, started = 0;
     g.slots = calloc(g.nslots, sizeof *g.slots);
-    pthread_t *th = calloc((size_t)nthreads, sizeof *th);
+    pthread_t *th = calloc((size_t)nhelpers, sizeof *th);
     if (!g.slots || !th) {
         free(g.slots);
         free(th);
@@ -1136,17 +1243,13 @@ static int load_parallel(st_pool *p, const joblist *jobs, int nthreads)
         goto out;
     pthread_mutex_init(&g.mu, NULL);
     pthread_cond_init(&g.cv, NULL);
-    for (; started < nthreads; started++)
+    /* if no helper starts, the calling thread reads everything alone */
+    for (; started < nhelpers; started++)
         if (pthread_create(&th[started], NULL, worker, &g) != 0)
             break;
-    if (started == 0)
-        rc = st_error_set(ST_ERROR, "pool: cannot start reader threads");
-    for (size_t b = 0; b < g.nbatches && rc == 0 && started; b++) {
-        slot *s = &g.slots[b % g.nslots];
-        pthread_mutex_lock(&g.mu);
-        while (!s->full)
-            pthread_cond_wait(&g.cv, &g.mu);
-        pthread_mutex_unlock(&g.mu);
+    dircache dc = DIRCACHE_INIT;
+    for (size_t b = 0; b < g.nbatches && rc == 0; b++) {
+        slot *s = await_batch(&g, b, &dc);
         size_t first = b * BATCH;
         for (size_t k = 0; k < BATCH && first + k < jobs->n && rc == 0; k++) {
             const job *j = &jobs->v[first + k];
@@ -1160,6 +1263,7 @@ static int load_parallel(st_pool *p, const joblist *jobs, int nthreads)
         pthread_cond_broadcast(&g.cv);
         pthread_mutex_unlock(&g.mu);
     }
+    dircache_close(&dc);
     pthread_mutex_lock(&g.mu);
     g.stop = 1;
     pthread_cond_broadcast(&g.cv);
@@ -1180,15 +1284,17 @@ out:
 static int load_serial(st_pool *p, const joblist *jobs)
 {
     reader rd;
+    dircache dc = DIRCACHE_INIT;
     int rc = reader_init(&rd, p);
     for (size_t j = 0; j < jobs->n && rc == 0; j++) {
         p->walked++;
-        rc = reader_load(&rd, jobs->v[j].path);
+        rc = load_job(&rd, &dc, jobs, &jobs->v[j]);
         if (rc == 0)
             rc = ingest(p, jobs->v[j].path, jobs->v[j].run_dir, &rd);
         else
             rc = oom();
     }
+    dircache_close(&dc);
     reader_free(&rd);
     return rc;
 }
@@ -1231,6 +1337,14 @@ int st_pool_open(st_pool **out, const char *root, const st_pool_opts *opts)
     joblist jobs = {0};
     if ((rc = walk(p, &jobs, root, 0, rootname)) < 0) {
         free(jobs.v);
+        free(jobs.dirs);
+        goto fail;
+    }
+    /* One allocation per column up front: growing by doubling would copy
+     * every column log2(n) times and fault its pages in again. */
+    if (jobs.n > p->caprows && (rc = grow_rows(p, jobs.n)) < 0) {
+        free(jobs.v);
+        free(jobs.dirs);
         goto fail;
     }
     int nthreads = p->opts.threads ? p->opts.threads : online_cpus();
@@ -1242,6 +1356,7 @@ int st_pool_open(st_pool **out, const char *root, const st_pool_opts *opts)
     else
         rc = load_serial(p, &jobs);
     free(jobs.v);
+    free(jobs.dirs);
     if (rc < 0)
         goto fail;
     *out = p;
@@ -1349,7 +1464,7 @@ long st_pool_metric_index(const st_pool *p, const char *name)
 
 double st_pool_value(const st_pool *p, size_t row, size_t m)
 {
-    return p->cols[m][row];
+    return p->cols[m] ? p->cols[m][row] : NAN;
 }
 
 const double *st_pool_column(const st_pool *p, size_t m)

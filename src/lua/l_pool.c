@@ -356,7 +356,7 @@ static int l_metrics(lua_State *L)
         return luaL_error(L, "out of memory");
     for (size_t m = 0; m < nm; m++) {
         const double *col = st_pool_column(p, m);
-        for (uint32_t i = 0; i < lp->n; i++)
+        for (uint32_t i = 0; col && i < lp->n; i++)
             if (!isnan(col[row_of(lp, i)])) {
                 names[k++] = st_pool_metric_name(p, m);
                 break;

@@ -126,6 +126,21 @@ describe("schedtest.pool", function()
         f:close()
       end
     end
+    -- many directories of one file each, and a level below a run dir:
+    -- readers switch the directory they open relative to on every file
+    local function put(path, i)
+      local f = assert(io.open(path, "w"))
+      f:write((text:gsub('"sched_perf_positive"', '"s' .. i .. '"')))
+      f:close()
+    end
+    for d = 1, 40 do
+      fs.mkdir_p(big .. "/6.12.9-small" .. d)
+      put(string.format("%s/6.12.9-small%d/one-%d.ktstr.json", big, d, d), d)
+    end
+    fs.mkdir_p(big .. "/6.12.9-run1/sub")
+    for i = 1, 5 do
+      put(string.format("%s/6.12.9-run1/sub/nested-%d.ktstr.json", big, i), i)
+    end
     local f = assert(io.open(big .. "/6.12.9-run2/zz-bad.ktstr.json", "w"))
     f:write("{")
     f:close()
@@ -135,9 +150,10 @@ describe("schedtest.pool", function()
       return { rows = rows, errors = P:errors(), walk = P:walk() }
     end
     local serial = snap(assert(pool.open(big, { threads = 1 })))
-    assert.are.equal(210, #serial.rows)
+    assert.are.equal(255, #serial.rows)
     assert.are.equal(1, #serial.errors)
     assert.are.same(serial, snap(assert(pool.open(big))))
+    assert.are.same(serial, snap(assert(pool.open(big, { threads = 2 }))))
     assert.are.same(serial, snap(assert(pool.open(big, { threads = 3 }))))
     fs.remove_tree(big)
   end)
