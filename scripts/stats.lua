@@ -1,5 +1,6 @@
 -- Inspect the sidecar pool: runs, dimension values, metrics, host context.
 --
+--   schedtest stats [--run ID] [--dir D] [--json]  the newest run analysed
 --   schedtest stats list                       runs, newest first
 --   schedtest stats list-values [--json] [--dir D]
 --   schedtest stats list-metrics [--json]
@@ -10,6 +11,7 @@ local usage = require "schedtest.usage"
 local pool = require "schedtest.pool"
 local sidecar = require "schedtest.sidecar"
 local registry = require "schedtest.registry"
+local runstats = require "schedtest.runstats"
 local fs = require "schedtest.fs"
 
 local args = { ... }
@@ -67,18 +69,9 @@ end
 
 local sub = {}
 
-function sub.list(argv)
-  local p = usage.parser { prog = "schedtest stats list",
-    summary = "List the run directories of the pool, newest first: RUN, "
-      .. "number of TESTS, DATE (earliest sidecar timestamp), ARCH." }
-  p:option { "--dir", metavar = "DIR", help = "runs root to read "
-    .. "(default: the runs root)" }
-  p:flag { "--json", help = "print JSON" }
-  local o = p:parse(argv)
-  if not o then return 0 end
-  local root = runs_root(o.dir)
-  local P = open_pool(root)
-  if not P then return 2 end
+-- Run directories of pool P under root, newest directory mtime first
+-- (spec §1.1), each {run, tests, date, arch, mtime}.
+local function runs_newest_first(P, root)
   local runs = {}
   for _, g in ipairs(P:group_by("run_dir")) do
     local first = g.view:get(1)
@@ -95,6 +88,78 @@ function sub.list(argv)
     if a.mtime ~= b.mtime then return a.mtime > b.mtime end
     return a.run < b.run
   end)
+  return runs
+end
+
+-- Bare `schedtest stats`: one run analysed against the rest of the pool.
+local function summary(argv)
+  local p = usage.parser { prog = "schedtest stats",
+    summary = "Analyse one run directory: every test's result and key "
+      .. "metrics, why failures failed, metrics unusual against other "
+      .. "runs of the same test in the pool, and BPF verifier and KVM "
+      .. "statistics.",
+    description = "The run is --run ID, else $SCHEDTEST_SIDECAR_DIR (or "
+      .. "$KTSTR_SIDECAR_DIR) when set, else the newest run directory of "
+      .. "the runs root.  Exits 0 once a run is found, whatever its "
+      .. "results (perf-delta is the gate); 2 when there is none.  "
+      .. "'schedtest stats help' lists the other commands." }
+  p:option { "--run", metavar = "ID", help = "run directory name (see "
+    .. "'schedtest stats list')" }
+  p:option { "--dir", metavar = "DIR", help = "runs root (default: the "
+    .. "runs root)" }
+  p:flag { "--json", help = "print the analysis as JSON" }
+  local o = p:parse(argv)
+  if not o then return 0 end
+  local env_dir = os.getenv("SCHEDTEST_SIDECAR_DIR")
+  if not env_dir or env_dir == "" then env_dir = os.getenv("KTSTR_SIDECAR_DIR") end
+  if env_dir == "" then env_dir = nil end
+  local root, run
+  if not o.run and not o.dir and env_dir then
+    root = env_dir:gsub("(.)/+$", "%1")
+    run = root:match("([^/]+)$")
+  else
+    root = runs_root(o.dir)
+  end
+  local P = open_pool(root)
+  if not P then return 2 end
+  if o.run then
+    run = o.run
+    if #P:filter { run_dir = run } == 0 then
+      io.stderr:write("schedtest stats: run ", run, " has no sidecars under ",
+                      root, " (see 'schedtest stats list')\n")
+      return 2
+    end
+  elseif not run then
+    local runs = runs_newest_first(P, root)
+    if #runs == 0 then
+      io.stderr:write("schedtest stats: no sidecars under ", root,
+                      " (run tests first, or pass --dir)\n")
+      return 2
+    end
+    run = runs[1].run
+  end
+  local r = runstats.analyse(P, run)
+  if o.json then
+    io.write(sidecar.to_json(r), "\n")
+  else
+    io.write(runstats.text(r))
+  end
+  return 0
+end
+
+function sub.list(argv)
+  local p = usage.parser { prog = "schedtest stats list",
+    summary = "List the run directories of the pool, newest first: RUN, "
+      .. "number of TESTS, DATE (earliest sidecar timestamp), ARCH." }
+  p:option { "--dir", metavar = "DIR", help = "runs root to read "
+    .. "(default: the runs root)" }
+  p:flag { "--json", help = "print JSON" }
+  local o = p:parse(argv)
+  if not o then return 0 end
+  local root = runs_root(o.dir)
+  local P = open_pool(root)
+  if not P then return 2 end
+  local runs = runs_newest_first(P, root)
   if o.json then
     for _, r in ipairs(runs) do r.mtime = nil end
     io.write(sidecar.to_json(sidecar.array(runs)), "\n")
@@ -342,8 +407,10 @@ local ORDER = { "list", "list-values", "list-metrics", "show-host",
                 "explain-sidecar", "errors" }
 
 local function help()
-  io.write("usage: schedtest stats COMMAND [OPTIONS]\n\n",
-           "Inspect the sidecar pool.\n\ncommands:\n")
+  io.write("usage: schedtest stats [--run ID] [--dir DIR] [--json]\n",
+           "       schedtest stats COMMAND [OPTIONS]\n\n",
+           "Inspect the sidecar pool.  Without a command: analyse the newest ",
+           "run\n(see 'schedtest stats --run ID --help').\n\ncommands:\n")
   local text = {
     list = "runs in the pool, newest first (RUN TESTS DATE ARCH)",
     ["list-values"] = "distinct values of every dimension",
@@ -359,10 +426,11 @@ local function help()
 end
 
 local cmd = args[1]
-if cmd == nil or cmd == "-h" or cmd == "--help" then
+if cmd == "-h" or cmd == "--help" or cmd == "help" then
   help()
-  return cmd == nil and 2 or 0
+  return 0
 end
+if cmd == nil or cmd:sub(1, 1) == "-" then return summary(args) end
 local f = sub[cmd]
 if not f then
   usage.error("schedtest stats: unknown command '%s' (one of: %s)", cmd,
