@@ -264,7 +264,7 @@ function M.sidecar_of(test, res, status, reasons, ctx)
     throughput_denomination = "wall",
     stimulus_events = res.stimulus_events or {},
     work_type = res.work_type or work_type(test),
-    verifier_stats = {},
+    verifier_stats = res.verifier_stats or {},
     kvm_stats = nil,
     sysctls = test.sysctls,
     kargs = test.kargs,

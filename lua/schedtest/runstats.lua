@@ -168,7 +168,9 @@ function M.analyse(P, run, opts)
         accels[sc.host.accelerator] = true
       end
       for _, v in ipairs(sc.verifier_stats or {}) do
-        r.verifier[#r.verifier + 1] = { test = row.test, name = v.name,
+        r.verifier[#r.verifier + 1] = { test = row.test,
+                                        scheduler = row.scheduler,
+                                        name = v.name,
                                         verified_insns = v.verified_insns }
       end
       if type(sc.kvm_stats) == "table" then
@@ -276,11 +278,26 @@ function M.text(r)
     end
   end
   if #r.verifier > 0 then
-    w("\nBPF verifier (verified instructions per program):\n")
-    local vrows = {}
+    -- every test of a scheduler loads the same programs: one line per
+    -- (scheduler, program), with a range where tests disagree
+    w("\nBPF verifier (instructions verified per program):\n")
+    local seen, order = {}, {}
     for _, v in ipairs(r.verifier) do
-      vrows[#vrows + 1] = { v.test or "?", tostring(v.name),
-                            tostring(v.verified_insns) }
+      local key = (v.scheduler or "-") .. "\0" .. tostring(v.name)
+      local e = seen[key]
+      if not e then
+        e = { v.scheduler or "-", tostring(v.name), lo = v.verified_insns,
+              hi = v.verified_insns }
+        seen[key] = e
+        order[#order + 1] = e
+      end
+      e.lo = math.min(e.lo, v.verified_insns)
+      e.hi = math.max(e.hi, v.verified_insns)
+    end
+    local vrows = { { "SCHEDULER", "PROGRAM", "INSNS" } }
+    for _, e in ipairs(order) do
+      vrows[#vrows + 1] = { e[1], e[2], e.lo == e.hi and tostring(e.lo)
+                            or string.format("%d-%d", e.lo, e.hi) }
     end
     for _, l in ipairs(common.columns(vrows)) do w("  ", l, "\n") end
   end

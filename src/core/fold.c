@@ -655,6 +655,26 @@ static st_fold_node *lines_node(const record *r, const char *key)
     return a;
 }
 
+/* ktstr's verifier_stats from the agent's "bpf_prog INSNS NAME" lines. */
+static st_fold_node *verifier_node(const record *r)
+{
+    st_fold_node *a = st_fold_arr();
+    for (size_t i = 0; a && i < r->n; i++) {
+        if (strcmp(r->lines[i].key, "bpf_prog") != 0)
+            continue;
+        unsigned long long insns;
+        int name_at = 0;
+        if (sscanf(r->lines[i].val, "%llu %n", &insns, &name_at) != 1 ||
+            !r->lines[i].val[name_at])
+            continue;
+        st_fold_node *v = st_fold_obj();
+        st_fold_set_str(v, "name", r->lines[i].val + name_at);
+        st_fold_set_int(v, "verified_insns", (long long)insns);
+        st_fold_push(a, v);
+    }
+    return a;
+}
+
 static st_fold_node *sched_node(const record *r)
 {
     st_fold_node *s = st_fold_obj();
@@ -800,6 +820,7 @@ int st_fold_records(st_fold_node **out, const char *const *payloads,
             st_fold_set(res, "stimulus_events", ev);
         } else if (strcmp(type, "sched") == 0) {
             st_fold_set(res, "sched_ext", sched_node(r));
+            st_fold_set(res, "verifier_stats", verifier_node(r));
         } else if (strcmp(type, "hello") == 0) {
             st_fold_set(res, "guest", guest_node(r));
         } else if (strcmp(type, "result") == 0) {

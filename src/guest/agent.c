@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <linux/bpf.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <limits.h>
@@ -605,6 +606,56 @@ static pid_t sched_pid = -1;
 static int sched_attached;
 static char sched_ops[128];
 
+/*
+ * BPF programs loaded once the scheduler attached, with the instructions
+ * the verifier processed for each (ktstr's `verifier_stats`): verifier
+ * cost is what a sched_ext change can silently blow up.  Read at attach
+ * time, because a scheduler that dies later takes its programs with it.
+ */
+#define MAX_PROGS 128
+static struct {
+    char name[BPF_OBJ_NAME_LEN];
+    uint32_t verified_insns;
+} progs[MAX_PROGS];
+static int nprogs;
+
+static long sys_bpf(int cmd, union bpf_attr *attr)
+{
+    return syscall(SYS_bpf, cmd, attr, sizeof *attr);
+}
+
+static void read_bpf_progs(void)
+{
+    nprogs = 0;
+    uint32_t id = 0;
+    while (nprogs < MAX_PROGS) {
+        union bpf_attr a;
+        memset(&a, 0, sizeof a);
+        a.start_id = id;
+        if (sys_bpf(BPF_PROG_GET_NEXT_ID, &a) < 0)
+            break; /* ENOENT: no more */
+        id = a.next_id;
+        memset(&a, 0, sizeof a);
+        a.prog_id = id;
+        int fd = (int)sys_bpf(BPF_PROG_GET_FD_BY_ID, &a);
+        if (fd < 0)
+            continue; /* unloaded meanwhile */
+        struct bpf_prog_info info;
+        memset(&info, 0, sizeof info);
+        memset(&a, 0, sizeof a);
+        a.info.bpf_fd = (uint32_t)fd;
+        a.info.info_len = sizeof info;
+        a.info.info = (uint64_t)(uintptr_t)&info;
+        if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0) {
+            snprintf(progs[nprogs].name, sizeof progs[nprogs].name, "%s",
+                     info.name[0] ? info.name : "(anonymous)");
+            progs[nprogs].verified_insns = info.verified_insns;
+            nprogs++;
+        }
+        close(fd);
+    }
+}
+
 static int scx_state(char *buf, size_t n)
 {
     return read_small("/sys/kernel/sched_ext/state", buf, n);
@@ -675,6 +726,9 @@ static void send_sched(const char *exit_reason)
             has ? state : "none", sched_ops[0] ? sched_ops : "-");
     if (exit_reason)
         fprintf(r.f, "exit_reason %s\n", exit_reason);
+    for (int i = 0; i < nprogs; i++)
+        fprintf(r.f, "bpf_prog %u %s\n", progs[i].verified_insns,
+                progs[i].name);
     if (spec.scheduler[0])
         put_tail(r.f, "output", SCHED_LOG, 4096);
     put_kmsg(r.f);
@@ -739,6 +793,7 @@ static void start_scheduler(void)
                 sched_attached = 1;
                 read_small("/sys/kernel/sched_ext/root/ops", sched_ops,
                            sizeof sched_ops);
+                read_bpf_progs();
                 /* let it settle like a non-scx scheduler would */
                 usleep((useconds_t)spec.settle_ms * 1000 / 4);
                 return;

@@ -110,6 +110,9 @@ static int fake_qemu(const char *mode, int argc, char **argv)
         fclose(res);
         return 33;
     }
+    frame("type sched\nbinary /bin/scx_vtime\nattached 1\nstate enabled\n"
+          "ops vtime\nbpf_prog 1234 vtime_enqueue\nbpf_prog 56 vtime_init\n"
+          "bpf_prog garbage\noutput loaded\n");
     frame(strcmp(mode, "fail") == 0
               ? "type result\nstatus failed\nreason scheduler exited mid-run\n"
               : "type result\nstatus passed\n");
@@ -252,6 +255,13 @@ static void test_vm__passed_and_folded(void **state)
                                  "total_pcount")->v.i, 10);
     assert_int_equal(st_fold_get(stats, "phases")->n, 2);
     assert_int_equal(st_fold_get(r, "stimulus_events")->n, 2);
+    /* verifier_stats from the scheduler record; a malformed line dropped */
+    st_fold_node *vs = st_fold_get(r, "verifier_stats");
+    assert_int_equal(vs->n, 2);
+    assert_string_equal(st_fold_get(vs->items[0], "name")->v.s, "vtime_enqueue");
+    assert_int_equal(st_fold_get(vs->items[0], "verified_insns")->v.i, 1234);
+    assert_string_equal(st_fold_get(vs->items[1], "name")->v.s, "vtime_init");
+    assert_true(st_fold_get(st_fold_get(r, "sched_ext"), "attached")->v.b);
     st_fold_node *g = st_fold_get(r, "guest");
     assert_int_equal(st_fold_get(g, "cores")->v.i, 2);
     assert_int_equal(st_fold_get(g, "llcs")->v.i, 1);

@@ -69,8 +69,19 @@ describe("schedtest test on examples/scx_vtime (built sched_ext kernel)",
       assert.is_true(sc.sched_ext.attached, f .. ": scheduler not attached")
       assert.are.equal("tcg", sc.host.accelerator)
       assert.is_true(sc.stats.total_iterations > 0)
+      -- what the verifier processed for each program the scheduler loaded
+      local insns = {}
+      for _, v in ipairs(sc.verifier_stats) do insns[v.name] = v.verified_insns end
+      assert.is_true((insns.vtime_enqueue or 0) > 0, f .. ": no verifier stats")
     end
     assert.matches("6 passed, 0 failed, 0 skipped", r.err, 1, true)
+    -- bare `schedtest stats` reports this newest run, verifier cost included
+    local s = schedtest(dir, { "stats" })
+    assert.are.equal(0, s.code, s.err)
+    assert.matches("run " .. k.version .. "-" .. commit .. ": 6 sidecar(s)",
+                   s.out, 1, true)
+    assert.matches("6 passed, 0 failed", s.out, 1, true)
+    assert.matches("\n  scx_vtime%s+vtime_enqueue%s+[1-9]%d*\n", s.out)
   end)
 
   it("narrows with -E, and the next invocation pre-clears the run dir",

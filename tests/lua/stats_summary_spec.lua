@@ -46,7 +46,7 @@ describe("schedtest stats (no command)", function()
     assert.truthy(r.out:find("sched_perf_positive%s+1n2l4c1t%s+"
       .. "worst_p99_wake_latency_us%s+150 µs%s+51%.25 µs %(4%)%s+%+192%.7%% worse"),
       r.out)
-    assert.truthy(r.out:find("vtime_enqueue%s+1234"), r.out)
+    assert.truthy(r.out:find("\n  scx_demo%s+vtime_enqueue%s+1234\n"), r.out)
   end)
 
   it("--json holds the same analysis, one outlier and its history", function()
@@ -68,8 +68,9 @@ describe("schedtest stats (no command)", function()
     assert.near((150 - 51.25) / (1.4826 * 0.5), o.z, 1e-9)
     assert.are.equal("fail", j.tests[1].status)
     assert.are.same({ "stall: cpu 1 ran nothing for 2.0 s" }, j.tests[1].reasons)
-    assert.are.same({ { test = "sched_perf_positive", name = "vtime_enqueue",
-                        verified_insns = 1234 } }, j.verifier)
+    assert.are.same({ { test = "sched_perf_positive", scheduler = "scx_demo",
+                        name = "vtime_enqueue", verified_insns = 1234 } },
+                    j.verifier)
   end)
 
   it("--run picks another run; the sidecar directory variable one directory", function()
