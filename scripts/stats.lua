@@ -111,7 +111,9 @@ local function summary(argv)
   local o = p:parse(argv)
   if not o then return 0 end
   local env_dir = os.getenv("SCHEDTEST_SIDECAR_DIR")
-  if not env_dir or env_dir == "" then env_dir = os.getenv("KTSTR_SIDECAR_DIR") end
+  if not env_dir or env_dir == "" then
+    env_dir = os.getenv("KTSTR_SIDECAR_DIR")
+  end
   if env_dir == "" then env_dir = nil end
   local root, run
   if not o.run and not o.dir and env_dir then

@@ -17,9 +17,9 @@ local M = {}
 
 --- Outlier rule.  A metric is unusual when it is at least `z` robust
 -- standard deviations (1.4826 * MAD) from the median of at least
--- `min_history` values from other runs AND the change passes the metric's own
--- registry gates (absolute and relative), so that a test whose history is
--- perfectly flat does not flag noise-sized moves.
+-- `min_history` values from other runs AND the change passes the metric's
+-- own registry gates (absolute and relative), so that a test whose history
+-- is perfectly flat does not flag noise-sized moves.
 M.defaults = { z = 3.5, min_history = 3, max_outliers = 20 }
 
 --- Identifies the JSON layout of analyse()'s result; bumped on any
@@ -54,7 +54,9 @@ local function median(xs)
   return (xs[n // 2] + xs[n // 2 + 1]) / 2
 end
 
-local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+local function finite(x)
+  return x == x and x ~= math.huge and x ~= -math.huge
+end
 
 -- The metrics a row is shown with: its gated metrics, else the headline.
 local function key_metrics(row)
@@ -219,15 +221,16 @@ end
 function M.text(r)
   local out = {}
   local function w(...) out[#out + 1] = table.concat({ ... }) end
+  local function list(t) return #t > 0 and table.concat(t, ", ") or "-" end
   local c = r.counts
-  w("run ", r.run, ": ", r.sidecars, " sidecar(s)",
-    r.first and (", " .. r.first .. (r.last ~= r.first and (" .. " .. r.last) or "")) or "",
-    "\n")
-  w("  kernel ", #r.kernels > 0 and table.concat(r.kernels, ", ") or "-",
-    "; commit ", #r.commits > 0 and table.concat(r.commits, ", ") or "-",
-    "; arch ", r.arch or "-",
-    #r.accelerators > 0 and ("; accelerator " .. table.concat(r.accelerators, ", ")) or "",
-    "\n")
+  local span = ""
+  if r.first then
+    span = ", " .. r.first .. (r.last ~= r.first and (" .. " .. r.last) or "")
+  end
+  w("run ", r.run, ": ", r.sidecars, " sidecar(s)", span, "\n")
+  w("  kernel ", list(r.kernels), "; commit ", list(r.commits), "; arch ",
+    r.arch or "-", #r.accelerators > 0 and ("; accelerator "
+    .. list(r.accelerators)) or "", "\n")
   w(string.format("  %d passed, %d failed, %d skipped, %d inconclusive, "
     .. "%d expected failure(s)\n", c.pass, c.fail, c.skip, c.inconclusive,
     c.xfail))
@@ -274,7 +277,8 @@ function M.text(r)
     end
     for _, l in ipairs(common.columns(orows)) do w("  ", l, "\n") end
     if #r.outliers > r.rule.max_outliers then
-      w("  ... and ", #r.outliers - r.rule.max_outliers, " more (--json lists all)\n")
+      w("  ... and ", #r.outliers - r.rule.max_outliers,
+        " more (--json lists all)\n")
     end
   end
   if #r.verifier > 0 then
