@@ -18,7 +18,7 @@ DEB_PACKAGES := build-essential pkg-config git \
 	libgit2-dev libgsl-dev libreadline-dev libcmocka-dev \
 	qemu-system-x86 python3 zlib1g-dev time clang \
 	linux-source-6.12 dwarves clang-16 llvm-16 libelf-dev libssl-dev \
-	flex bison bc cpio libzstd-dev xz-utils python3-scipy chromium
+	flex bison bc cpio libzstd-dev zstd xz-utils python3-scipy chromium
 
 PKGS      := lua5.4 libgit2 gsl readline zlib
 CORE_PKGS := libgit2 gsl zlib

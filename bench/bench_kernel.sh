@@ -77,7 +77,7 @@ boot() { # kernel initrd -> ms
 }
 median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 for kind in built debian; do
-    kernel=$("$SCHEDTEST" -e "local k = require('schedtest.kernel').resolve('$kind'); io.write(k and k.path or '')")
+    kernel=$("$SCHEDTEST" -e "local k = require('schedtest.kernel').resolve('$kind'); io.write(k and k.boot_path or '')")
     if [ -z "$kernel" ]; then
         echo "boot_${kind}_gzip_vs_plain  skipped (no cached $kind kernel)"
         continue

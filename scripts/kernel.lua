@@ -38,7 +38,10 @@ end
 local function show(k)
   local meta = k.cache_dir and kernels.metadata(k) or {}
   local rows = {
-    { "path", k.path }, { "version", k.version }, { "source", k.source },
+    { "path", k.path },
+    { "boots", k.boot_path == k.path and "the bzImage"
+               or k.boot_path .. " (PVH vmlinux, no decompression)" },
+    { "version", k.version }, { "source", k.source },
     { "sched_ext", tostring(k.sched_ext) }, { "config", k.config or "-" },
   }
   if k.cache_dir then

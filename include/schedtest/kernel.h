@@ -21,6 +21,7 @@
 #define SCHEDTEST_KERNEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     ST_KERNEL_FILE,  /* a bzImage/vmlinuz path */
@@ -31,6 +32,9 @@ typedef enum {
 /** A resolved kernel.  Strings are owned by the struct. */
 typedef struct {
     char *path;      /* absolute path of the bzImage */
+    char *boot_path; /* what qemu boots: a PVH vmlinux of the same build
+                        when there is one (see st_kernel_pvh_entry), else
+                        `path` */
     char *version;   /* from the setup header: "6.12.117" */
     st_kernel_source source;
     char *config;    /* absolute path of its .config, or NULL if unknown */
@@ -59,6 +63,32 @@ int st_kernel_image_version(char **out, const char *path);
  * 1 yes, 0 no, negative code when unreadable.
  */
 int st_kernel_config_sched_ext(const char *config_path);
+
+/**
+ * Whether `elf_path` is an x86-64 vmlinux qemu can boot directly through
+ * PVH (an ELF note "Xen", type XEN_ELFNOTE_PHYS32_ENTRY): 1 yes, 0 no
+ * (not ELF, other machine, no note), < 0 on I/O error.  Booting it skips
+ * the bzImage's decompression, which under TCG costs about 0.45 s of
+ * every boot (docs/vm.md).  A cache entry's `vmlinux`, and a tree's
+ * `vmlinux` no newer than its bzImage (same build), become boot_path.
+ */
+int st_kernel_pvh_entry(const char *elf_path);
+
+/**
+ * Where a bzImage keeps its compressed vmlinux (boot protocol >= 2.08:
+ * payload_offset at 0x248 and payload_length at 0x24c, counted from the
+ * protected-mode code after the (setup_sects + 1) * 512-byte setup), and
+ * the compression by its magic: "gzip", "zstd", "xz", "lzma", "bzip2",
+ * "lz4" or "unknown".  Decompressed, the payload is the stripped vmlinux
+ * ELF (plus relocations), which boots through PVH like the original.
+ */
+typedef struct {
+    uint64_t offset;
+    uint64_t length;
+    const char *format;
+} st_kernel_payload;
+
+int st_kernel_payload_of(st_kernel_payload *out, const char *bzimage);
 
 /** Root of schedtest's caches (see above); free `*out`. */
 int st_kernel_cache_root(char **out);

@@ -255,6 +255,60 @@ local function copy(from, to)
   return run("cp -a " .. quote(from) .. " " .. quote(to))
 end
 
+-- Decompressors for a bzImage payload, by kernel.payload()'s format.
+-- Except for gzip (whose trailer has it), the kernel's build appends the
+-- uncompressed size as 4 bytes after the stream (scripts/Makefile.lib
+-- size_append), which the tools would reject as trailing garbage.
+local DECOMPRESS = {
+  gzip = { "gzip -dc", 0 }, zstd = { "zstd -dcq", 4 }, xz = { "xz -dc", 4 },
+  lzma = { "xz --format=lzma -dc", 4 }, bzip2 = { "bzip2 -dc", 4 },
+  lz4 = { "lz4 -dc", 4 },
+}
+
+--- Give cache entry directory `dir` the vmlinux qemu boots instead of its
+-- bzImage (st_kernel_pvh_entry): the bzImage's own payload, decompressed
+-- once here instead of in the guest at every boot -- about 0.45 s (built)
+-- and 0.7 s (Debian's) less per boot under TCG.  Written under a temporary
+-- name and renamed, so a reader never sees half a file.  Returns true, or
+-- false with the reason (the bzImage still boots, only slower).
+function M.add_boot_vmlinux(dir)
+  if fs.stat(dir .. "/vmlinux") then return true end
+  local pl, msg = kernel.payload(dir .. "/bzImage")
+  if not pl then return false, msg end
+  local d = DECOMPRESS[pl.format]
+  if not d then
+    return false, "payload compressed as " .. pl.format
+  end
+  local tool = d[1]
+  local tmp = string.format("%s/.vmlinux-%d-%d.tmp", dir, os.time(),
+                            math.random(1, 1 << 30))
+  local ok = run(string.format("dd if=%s bs=64K iflag=skip_bytes,count_bytes "
+    .. "skip=%d count=%d status=none | %s > %s 2>/dev/null",
+    quote(dir .. "/bzImage"), pl.offset, pl.length - d[2], tool, quote(tmp)))
+  if ok and kernel.pvh_entry(tmp) == true and
+     os.rename(tmp, dir .. "/vmlinux") then
+    return true
+  end
+  os.remove(tmp)
+  return false, ok and "no PVH entry (CONFIG_PVH off)" or (tool .. " failed")
+end
+
+-- An entry cached before entries carried a vmlinux gets one on its next
+-- hit (publishing already tried for newer ones: metadata boot_image); the
+-- entry is returned re-resolved (boot_path updated).
+local function with_boot_vmlinux(entry, opts)
+  if entry.boot_path ~= entry.path then return entry end
+  local meta = M.metadata(entry)
+  if meta and meta.boot_image == "bzImage" then return entry end -- tried
+  local ok, why = M.add_boot_vmlinux(entry.cache_dir)
+  if not ok then
+    say(opts, "kernel: VMs boot the bzImage of %s (%s): slower under TCG",
+        entry.name, why)
+    return entry
+  end
+  return kernel.resolve(entry.name) or entry
+end
+
 -- The sched_ext SDK: libbpf, bpftool, headers and example schedulers,
 -- built by the tree's own tools/sched_ext Makefile against its vmlinux.
 local function build_sdk(tree, stage, jobs, log, opts)
@@ -348,7 +402,7 @@ function M.build(opts)
   local hit = cache_entry_with_suffix("-" .. hash)
   if hit and not opts.force then
     say(opts, "kernel: cached %s (fragment unchanged)", hit.cache_dir)
-    return hit
+    return with_boot_vmlinux(hit, opts)
   end
 
   local root = assert(kernel.cache_root())
@@ -444,6 +498,9 @@ end
 --- Write the small files of a staged entry and move it into place.
 function M.publish(stage, meta)
   local cjson = require "cjson"
+  local ok, why = M.add_boot_vmlinux(stage)
+  meta.boot_image = ok and "vmlinux" or "bzImage"
+  meta.boot_image_why = not ok and why or nil
   assert(fs.write_atomic(stage .. "/version", meta.version .. "\n"))
   assert(fs.write_atomic(stage .. "/kind", meta.kind .. "\n"))
   assert(fs.write_atomic(stage .. "/metadata.json", cjson.encode(meta) .. "\n"))
@@ -497,7 +554,7 @@ function M.fetch_debian(opts)
     for _, k in ipairs(kernel.list() or {}) do
       if k.kind == "debian" then
         say(opts, "kernel: cached %s", k.cache_dir)
-        return k
+        return with_boot_vmlinux(k, opts)
       end
     end
   end
@@ -512,7 +569,7 @@ function M.fetch_debian(opts)
     local meta = k.kind == "debian" and M.metadata(k)
     if meta and meta.package == pkg and not opts.force then
       say(opts, "kernel: cached %s", k.cache_dir)
-      return k
+      return with_boot_vmlinux(k, opts)
     end
   end
   assert(fs.mkdir_p(cache))

@@ -10,6 +10,7 @@
 #include "schedtest/error.h"
 #include "schedtest/fs.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -159,6 +160,7 @@ void st_kernel_info_free(st_kernel_info *info)
     if (!info)
         return;
     free(info->path);
+    free(info->boot_path);
     free(info->version);
     free(info->config);
     free(info->cache_dir);
@@ -182,12 +184,159 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+int st_kernel_payload_of(st_kernel_payload *out, const char *bzimage)
+{
+    static const struct {
+        const char *name;
+        unsigned char magic[6];
+        size_t n;
+    } formats[] = {
+        {"gzip", {0x1f, 0x8b}, 2},
+        {"zstd", {0x28, 0xb5, 0x2f, 0xfd}, 4},
+        {"xz", {0xfd, '7', 'z', 'X', 'Z', 0x00}, 6},
+        {"lzma", {0x5d, 0x00, 0x00}, 3},
+        {"bzip2", {'B', 'Z', 'h'}, 3},
+        {"lz4", {0x02, 0x21, 0x4c, 0x18}, 4},
+    };
+    memset(out, 0, sizeof *out);
+    int fd = open(bzimage, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return st_error_set_errno(st_error_from_errno(errno), errno,
+                                  "cannot open %s", bzimage);
+    unsigned char h[0x250];
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) < 0 || pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h ||
+        memcmp(h + 0x202, "HdrS", 4) != 0) {
+        rc = st_error_set(ST_EKERNEL, "%s: not an x86 bzImage (no HdrS "
+                          "setup header)", bzimage);
+        goto out;
+    }
+    if (le16(h + 0x206) < 0x0208) {
+        rc = st_error_set(ST_EKERNEL, "%s: boot protocol %u.%02u has no "
+                          "payload fields (need >= 2.08)", bzimage,
+                          le16(h + 0x206) >> 8, le16(h + 0x206) & 0xff);
+        goto out;
+    }
+    unsigned setup_sects = h[0x1f1] ? h[0x1f1] : 4;
+    out->offset = (uint64_t)(setup_sects + 1) * 512 + le32(h + 0x248);
+    out->length = le32(h + 0x24c);
+    if (out->length == 0 ||
+        out->offset + out->length > (uint64_t)st.st_size) {
+        rc = st_error_set(ST_EKERNEL, "%s: payload [%llu, +%llu) lies "
+                          "outside the %lld-byte file", bzimage,
+                          (unsigned long long)out->offset,
+                          (unsigned long long)out->length,
+                          (long long)st.st_size);
+        goto out;
+    }
+    unsigned char m[6] = {0};
+    if (pread(fd, m, sizeof m, (off_t)out->offset) != (ssize_t)sizeof m) {
+        rc = st_error_set(ST_EKERNEL, "%s: cannot read the payload", bzimage);
+        goto out;
+    }
+    out->format = "unknown";
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+        if (memcmp(m, formats[i].magic, formats[i].n) == 0) {
+            out->format = formats[i].name;
+            break;
+        }
+out:
+    close(fd);
+    return rc;
+}
+
+/* Xen's PHYS32_ENTRY note type (xen/include/public/elfnote.h). */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+int st_kernel_pvh_entry(const char *elf_path)
+{
+    int fd = open(elf_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return st_error_set_errno(st_error_from_errno(errno), errno,
+                                  "kernel: %s", elf_path);
+    Elf64_Ehdr eh;
+    int found = 0;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
+        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
+        goto out;
+    for (int i = 0; i < eh.e_phnum && !found; i++) {
+        Elf64_Phdr ph;
+        if (pread(fd, &ph, sizeof ph,
+                  (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph)) !=
+                (ssize_t)sizeof ph)
+            goto out;
+        if (ph.p_type != PT_NOTE || ph.p_filesz > 65536)
+            continue;
+        unsigned char notes[65536];
+        if (pread(fd, notes, ph.p_filesz, (off_t)ph.p_offset) !=
+            (ssize_t)ph.p_filesz)
+            goto out;
+        /* notes: namesz, descsz, type, name and desc padded to 4 bytes */
+        size_t at = 0;
+        while (at + sizeof(Elf64_Nhdr) <= ph.p_filesz) {
+            Elf64_Nhdr nh;
+            memcpy(&nh, notes + at, sizeof nh);
+            size_t name_at = at + sizeof nh;
+            size_t desc_at = name_at + ((nh.n_namesz + 3u) & ~3u);
+            size_t next = desc_at + ((nh.n_descsz + 3u) & ~3u);
+            if (next > ph.p_filesz || next <= at)
+                break;
+            if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
+                memcmp(notes + name_at, "Xen", 4) == 0) {
+                found = 1;
+                break;
+            }
+            at = next;
+        }
+    }
+out:
+    close(fd);
+    return found;
+}
+
+static double mtime_of(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -1;
+    return (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
+}
+
+/* boot_path: `vmlinux` when it boots through PVH (and, with `same_build`,
+ * is no newer than the bzImage, i.e. was linked by the same make), else
+ * the bzImage itself. */
+static int set_boot_path(st_kernel_info *k, const char *vmlinux,
+                         int same_build)
+{
+    if (vmlinux && is_file(vmlinux) &&
+        (!same_build || mtime_of(vmlinux) <= mtime_of(k->path))) {
+        int pvh = st_kernel_pvh_entry(vmlinux);
+        if (pvh < 0)
+            st_error_clear(); /* unreadable: boot the bzImage */
+        if (pvh > 0)
+            return st_fs_realpath(&k->boot_path, vmlinux);
+    }
+    k->boot_path = strdup(k->path);
+    return k->boot_path ? 0 : st_error_set(ST_ENOMEM, "out of memory");
+}
+
 /*
  * A resolved kernel for the image at `image` (already known to exist):
- * absolute path, header version, and `config` when that file exists.
+ * absolute path, header version, boot_path (`vmlinux` when usable, see
+ * set_boot_path), and `config` when that file exists.
  */
 static int make_info(st_kernel_info **out, const char *image,
-                     st_kernel_source src, const char *config)
+                     st_kernel_source src, const char *config,
+                     const char *vmlinux)
 {
     *out = NULL;
     st_kernel_info *k = calloc(1, sizeof *k);
@@ -197,6 +346,8 @@ static int make_info(st_kernel_info **out, const char *image,
     int rc = st_fs_realpath(&k->path, image);
     if (rc >= 0)
         rc = st_kernel_image_version(&k->version, k->path);
+    if (rc >= 0)
+        rc = set_boot_path(k, vmlinux, src == ST_KERNEL_TREE);
     if (rc >= 0 && config && is_file(config)) {
         rc = st_fs_realpath(&k->config, config);
         if (rc >= 0) {
@@ -229,13 +380,15 @@ static char *dup_trimmed_file(const char *path)
 static int load_entry(st_kernel_info **out, const char *dir, const char *name)
 {
     char image[PATH_MAX], config[PATH_MAX], kind[PATH_MAX];
+    char vmlinux[PATH_MAX];
     snprintf(image, sizeof image, "%s/%s/bzImage", dir, name);
+    snprintf(vmlinux, sizeof vmlinux, "%s/%s/vmlinux", dir, name);
     snprintf(config, sizeof config, "%s/%s/config", dir, name);
     snprintf(kind, sizeof kind, "%s/%s/kind", dir, name);
     if (!is_file(image))
         return st_error_set(ST_ENOENT, "cache entry %s/%s has no bzImage",
                             dir, name);
-    int rc = make_info(out, image, ST_KERNEL_CACHE, config);
+    int rc = make_info(out, image, ST_KERNEL_CACHE, config, vmlinux);
     if (rc < 0)
         return rc;
     st_kernel_info *k = *out;
@@ -318,7 +471,7 @@ static int try_file(st_kernel_info **out, const char *spec, char *why,
             (int)sizeof config || !is_file(config))
         snprintf(config, sizeof config, "%sconfig", dir);
     free(version);
-    if (make_info(out, spec, ST_KERNEL_FILE, config) < 0) {
+    if (make_info(out, spec, ST_KERNEL_FILE, config, NULL) < 0) {
         snprintf(why, cap, "%s", st_error_last());
         return -1;
     }
@@ -335,7 +488,9 @@ static int try_tree(st_kernel_info **out, const char *spec, char *why,
         return -1;
     }
     char image[PATH_MAX], release[PATH_MAX], config[PATH_MAX];
+    char vmlinux[PATH_MAX];
     snprintf(image, sizeof image, "%s/arch/x86/boot/bzImage", spec);
+    snprintf(vmlinux, sizeof vmlinux, "%s/vmlinux", spec);
     snprintf(release, sizeof release, "%s/include/config/kernel.release",
              spec);
     snprintf(config, sizeof config, "%s/.config", spec);
@@ -349,7 +504,7 @@ static int try_tree(st_kernel_info **out, const char *spec, char *why,
                  "there first)");
         return -1;
     }
-    if (make_info(out, image, ST_KERNEL_TREE, config) < 0) {
+    if (make_info(out, image, ST_KERNEL_TREE, config, vmlinux) < 0) {
         snprintf(why, cap, "%s", st_error_last());
         return -1;
     }

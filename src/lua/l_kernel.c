@@ -31,6 +31,7 @@ static void push_info(lua_State *L, const st_kernel_info *k)
 {
     lua_createtable(L, 0, 8);
     set_string(L, "path", k->path);
+    set_string(L, "boot_path", k->boot_path);
     set_string(L, "version", k->version);
     set_string(L, "source", st_kernel_source_name(k->source));
     set_string(L, "config", k->config);
@@ -88,6 +89,31 @@ static int l_kernel_config_sched_ext(lua_State *L)
     return 1;
 }
 
+static int l_kernel_pvh_entry(lua_State *L)
+{
+    int rc = st_kernel_pvh_entry(luaL_checkstring(L, 1));
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_pushboolean(L, rc);
+    return 1;
+}
+
+static int l_kernel_payload(lua_State *L)
+{
+    st_kernel_payload pl;
+    int rc = st_kernel_payload_of(&pl, luaL_checkstring(L, 1));
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)pl.offset);
+    lua_setfield(L, -2, "offset");
+    lua_pushinteger(L, (lua_Integer)pl.length);
+    lua_setfield(L, -2, "length");
+    lua_pushstring(L, pl.format);
+    lua_setfield(L, -2, "format");
+    return 1;
+}
+
 static int push_dir(lua_State *L, int (*get)(char **))
 {
     char *d;
@@ -114,6 +140,8 @@ static const luaL_Reg kernel_funcs[] = {
     {"list", l_kernel_list},
     {"image_version", l_kernel_image_version},
     {"config_sched_ext", l_kernel_config_sched_ext},
+    {"pvh_entry", l_kernel_pvh_entry},
+    {"payload", l_kernel_payload},
     {"cache_dir", l_kernel_cache_dir},
     {"cache_root", l_kernel_cache_root},
     {NULL, NULL}

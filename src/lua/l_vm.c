@@ -598,7 +598,7 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts, char **dirp,
     int rc = st_kernel_resolve(&k, kspec);
     if (rc < 0)
         return luax_pushfail(L, rc);
-    *kernel_path = strdup(k->path);
+    *kernel_path = strdup(k->boot_path);
     if (kversion)
         snprintf(kversion, kvsize, "%s", k->version ? k->version : "");
     st_kernel_info_free(k);

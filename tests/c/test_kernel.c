@@ -9,9 +9,13 @@
 
 #include <cmocka.h>
 
+#include <elf.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "schedtest/error.h"
 #include "schedtest/fs.h"
@@ -227,6 +231,130 @@ static void test_kernel__resolve_cache_and_errors(void **state)
     assert_non_null(strstr(st_error_last(), "6.12.117-aaaaaaaaaaaa"));
 }
 
+/* A minimal x86-64 ELF with one PT_NOTE segment holding `type` under
+ * name "Xen" (18 = XEN_ELFNOTE_PHYS32_ENTRY: boots through PVH). */
+static char *write_elf(const char *rel, uint32_t note_type, int machine)
+{
+    unsigned char buf[512] = {0};
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)buf;
+    memcpy(eh->e_ident, ELFMAG, SELFMAG);
+    eh->e_ident[EI_CLASS] = ELFCLASS64;
+    eh->e_ident[EI_DATA] = ELFDATA2LSB;
+    eh->e_machine = (uint16_t)machine;
+    eh->e_phoff = sizeof *eh;
+    eh->e_phentsize = sizeof(Elf64_Phdr);
+    eh->e_phnum = 1;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(buf + sizeof *eh);
+    ph->p_type = PT_NOTE;
+    ph->p_offset = 256;
+    /* a foreign note first, then Xen's: the walk must step over it */
+    unsigned char *n = buf + 256;
+    Elf64_Nhdr gnu = {4, 4, 3}, xen = {4, 4, note_type};
+    memcpy(n, &gnu, sizeof gnu);
+    memcpy(n + 12, "GNU", 4);
+    memcpy(n + 20, &xen, sizeof xen); /* 12-byte header, name, desc */
+    memcpy(n + 32, "Xen", 4);
+    ph->p_filesz = 40;
+    char *path;
+    assert_true(asprintf(&path, "%s/%s", tmpdir, rel) > 0);
+    assert_int_equal(st_fs_write_atomic(path, buf, sizeof buf, 0644), 0);
+    return path;
+}
+
+static void test_kernel__pvh_entry(void **state)
+{
+    (void)state;
+    char *yes = write_elf("pvh.elf", 18, EM_X86_64);
+    char *other = write_elf("other-note.elf", 17, EM_X86_64);
+    char *arm = write_elf("arm.elf", 18, EM_AARCH64);
+    char *bz = write_image("plain/bzImage", "6.1.0");
+    assert_int_equal(st_kernel_pvh_entry(yes), 1);
+    assert_int_equal(st_kernel_pvh_entry(other), 0);
+    assert_int_equal(st_kernel_pvh_entry(arm), 0);
+    assert_int_equal(st_kernel_pvh_entry(bz), 0);
+    assert_int_equal(st_kernel_pvh_entry("/nonexistent/vmlinux"), ST_ENOENT);
+    free(yes);
+    free(other);
+    free(arm);
+    free(bz);
+}
+
+static void test_kernel__payload(void **state)
+{
+    (void)state;
+    unsigned char buf[0x2000];
+    fake_image(buf, sizeof buf, "6.12.1");
+    buf[0x1f1] = 3;                    /* setup: (3 + 1) * 512 = 0x800 */
+    buf[0x248] = 0x10;                 /* payload_offset 0x10 */
+    buf[0x24c] = 0x00;                 /* payload_length 0x400 */
+    buf[0x24d] = 0x04;
+    memcpy(buf + 0x810, "\x28\xb5\x2f\xfd", 4);
+    char *path;
+    assert_true(asprintf(&path, "%s/payload-bz", tmpdir) > 0);
+    assert_int_equal(st_fs_write_atomic(path, buf, sizeof buf, 0644), 0);
+    st_kernel_payload pl;
+    assert_int_equal(st_kernel_payload_of(&pl, path), 0);
+    assert_int_equal(pl.offset, 0x810);
+    assert_int_equal(pl.length, 0x400);
+    assert_string_equal(pl.format, "zstd");
+    /* gzip magic; then a payload running past the end of the file */
+    memcpy(buf + 0x810, "\x1f\x8b\x08\x00", 4);
+    assert_int_equal(st_fs_write_atomic(path, buf, sizeof buf, 0644), 0);
+    assert_int_equal(st_kernel_payload_of(&pl, path), 0);
+    assert_string_equal(pl.format, "gzip");
+    buf[0x24d] = 0x40;
+    assert_int_equal(st_fs_write_atomic(path, buf, sizeof buf, 0644), 0);
+    assert_int_equal(st_kernel_payload_of(&pl, path), ST_EKERNEL);
+    assert_non_null(strstr(st_error_last(), "outside the 8192-byte file"));
+    /* boot protocol 2.07 has no payload fields */
+    buf[0x24d] = 0x04;
+    buf[0x206] = 0x07;
+    assert_int_equal(st_fs_write_atomic(path, buf, sizeof buf, 0644), 0);
+    assert_int_equal(st_kernel_payload_of(&pl, path), ST_EKERNEL);
+    assert_non_null(strstr(st_error_last(), "need >= 2.08"));
+    free(path);
+}
+
+/* boot_path: a cache entry's PVH vmlinux; a tree's only when it is not
+ * newer than the bzImage (else it may be from another build). */
+static void test_kernel__boot_path(void **state)
+{
+    (void)state;
+    free(write_image("cache/kernels/7.0.1-cccccccccccc/bzImage", "7.0.1"));
+    st_kernel_info *k;
+    assert_int_equal(st_kernel_resolve(&k, "7.0.1-c"), 0);
+    assert_string_equal(k->boot_path, k->path); /* no vmlinux yet */
+    st_kernel_info_free(k);
+    free(write_elf("cache/kernels/7.0.1-cccccccccccc/vmlinux", 18,
+                   EM_X86_64));
+    assert_int_equal(st_kernel_resolve(&k, "7.0.1-c"), 0);
+    assert_non_null(strstr(k->boot_path, "7.0.1-cccccccccccc/vmlinux"));
+    st_kernel_info_free(k);
+
+    char *image = write_image("tree/arch/x86/boot/bzImage", "7.0.2");
+    free(write_image("tree/include/config/unused", "7.0.2")); /* the dir */
+    write_text("tree/include/config/kernel.release", "7.0.2\n");
+    char *vmlinux = write_elf("tree/vmlinux", 18, EM_X86_64);
+    char *tree;
+    assert_true(asprintf(&tree, "%s/tree", tmpdir) > 0);
+    struct timespec older[2] = {{1000, 0}, {1000, 0}};
+    struct timespec newer[2] = {{2000, 0}, {2000, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, vmlinux, older, 0), 0);
+    assert_int_equal(utimensat(AT_FDCWD, image, newer, 0), 0);
+    assert_int_equal(st_kernel_resolve(&k, tree), 0);
+    assert_non_null(strstr(k->boot_path, "tree/vmlinux"));
+    st_kernel_info_free(k);
+    /* relinked after the bzImage: not the same build, boot the bzImage */
+    assert_int_equal(utimensat(AT_FDCWD, vmlinux, newer, 0), 0);
+    assert_int_equal(utimensat(AT_FDCWD, image, older, 0), 0);
+    assert_int_equal(st_kernel_resolve(&k, tree), 0);
+    assert_string_equal(k->boot_path, k->path);
+    st_kernel_info_free(k);
+    free(tree);
+    free(image);
+    free(vmlinux);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +363,9 @@ int main(void)
         cmocka_unit_test(test_kernel__resolve_file_with_config),
         cmocka_unit_test(test_kernel__resolve_tree),
         cmocka_unit_test(test_kernel__resolve_cache_and_errors),
+        cmocka_unit_test(test_kernel__pvh_entry),
+        cmocka_unit_test(test_kernel__payload),
+        cmocka_unit_test(test_kernel__boot_path),
     };
     return cmocka_run_group_tests_name("kernel", tests, setup, teardown);
 }

@@ -4,6 +4,7 @@
 -- plus /bin/ls packed with its shared libraries by the ELF walk.
 local kernels = require "helpers.kernels"
 local kernel = require "schedtest.kernel"
+local cache = require "schedtest.kernels"
 local initramfs = require "schedtest.initramfs"
 local fs = require "schedtest.fs"
 local sh = require "helpers.sh"
@@ -21,8 +22,9 @@ local function probe_init()
 end
 
 -- Boot `k` with the probe and /bin/ls (and `scx` as /bin/scx when
--- given); returns the PROBE key/values.
-local function boot(k, scx)
+-- given), from `image` (default: k.boot_path, what schedtest boots);
+-- returns the PROBE key/values.
+local function boot(k, scx, image)
   local img = tmp .. "/initrd-" .. k.version
   local ir <close> = initramfs.new()
   assert(ir:add_file("/init", probe_init(), 493))
@@ -34,7 +36,7 @@ local function boot(k, scx)
   local r = sh.run{ "timeout", "90", "qemu-system-x86_64", "-accel", "tcg",
     "-cpu", "max", "-M", "pc", "-m", "512", "-smp", "2", "-nodefaults",
     "-no-user-config", "-display", "none", "-serial", "file:" .. console,
-    "-no-reboot", "-kernel", k.path, "-initrd", img,
+    "-no-reboot", "-kernel", image or k.boot_path, "-initrd", img,
     "-append", "console=ttyS0 quiet panic=-1" }
   local text = fs.read_file(console) or ""
   local probe = {}
@@ -73,10 +75,32 @@ describe("kernels (e2e)", function()
     -- resolve by kind and by the tree-independent name.
     assert.are.equal(k.path, kernel.resolve("built").path)
     assert.are.equal(k.path, kernel.resolve(k.name).path)
+    -- VMs boot the bzImage's payload, decompressed once into the cache
+    assert.are.equal(k.cache_dir .. "/vmlinux", k.boot_path)
+    assert.is_true(kernel.pvh_entry(k.boot_path))
+    assert.are.equal("gzip", kernel.payload(k.path).format)
+    -- the extraction again, in a scratch entry: the same bytes; and a
+    -- bzImage whose payload is not compressed as expected is refused
+    local d = tmp .. "/entry"
+    assert(fs.mkdir_p(d))
+    local bz = assert(fs.read_file(k.path))
+    assert(fs.write_atomic(d .. "/bzImage", bz))
+    assert.is_true(cache.add_boot_vmlinux(d))
+    assert.is_true(fs.read_file(k.boot_path) == fs.read_file(d .. "/vmlinux"))
+    local bad = tmp .. "/bad-entry"
+    assert(fs.mkdir_p(bad))
+    local pl = kernel.payload(k.path)
+    assert(fs.write_atomic(bad .. "/bzImage", bz:sub(1, pl.offset) .. "XXXX"
+                           .. bz:sub(pl.offset + 5)))
+    local ok, why = cache.add_boot_vmlinux(bad)
+    assert.is_false(ok)
+    assert.are.equal("payload compressed as unknown", why)
+    assert.is_nil(fs.stat(bad .. "/vmlinux"))
   end)
 
   it("the built kernel boots the initramfs and shows sched_ext", function()
-    local p = boot(kernels.built())
+    -- from the bzImage here; the other boots use the PVH vmlinux
+    local p = boot(kernels.built(), nil, kernels.built().path)
     assert.is_true(p.done, p.console)
     assert.are.equal(kernels.built().version, p.release)
     assert.are.equal("disabled", p.sched_ext_state)
@@ -102,6 +126,8 @@ describe("kernels (e2e)", function()
     for _, m in ipairs(d.modules) do
       assert.is_table(fs.stat(m.path), m.path)
     end
+    assert.are.equal(d.cache_dir .. "/vmlinux", d.boot_path)
+    assert.are.equal("zstd", kernel.payload(d.path).format)
     local p = boot(d)
     assert.is_true(p.done, p.console)
     assert.are.equal(d.version, p.release)
