@@ -38,6 +38,21 @@ local function must(r, msg, code)
   return r
 end
 
+-- vm.run, retried once after a guest panic while booting: under TCG
+-- Debian's kernel rarely oopses on an int3 during code patching (docs/vm.md;
+-- 0 in 40 boots here, about 1 in 60 overall), as the runner also allows.
+local boot_panics = 0
+local function run_vm(o)
+  local r, msg, code = vm.run(o)
+  if r and r.outcome == "panic" and r.stage == "boot" then
+    boot_panics = boot_panics + 1
+    io.stderr:write("bench_vm: guest panicked while booting ", o.kernel,
+                    "; retrying once: ", tostring(r.reason):sub(1, 100), "\n")
+    r, msg, code = vm.run(o)
+  end
+  return must(r, msg, code)
+end
+
 local kernels = {}
 for _, k in ipairs(kernel.list()) do
   if k.kind == "built" or k.kind == "debian" then
@@ -59,16 +74,16 @@ for _, k in ipairs(kernels) do
     local o = {}
     for key, v in pairs(base_opts) do o[key] = v end
     o.kernel = k.name
-    local b = must(vm.run{ kernel = k.name, topology = "1n1l2c1t",
-                           accel = "tcg", kargs = "schedtest.probe=1" })
+    local b = run_vm{ kernel = k.name, topology = "1n1l2c1t",
+                      accel = "tcg", kargs = "schedtest.probe=1" }
     bare[i] = b.total_ms
-    local r = must(vm.run(o))
+    local r = run_vm(o)
     l2w[i] = r.launch_to_workload_ms
     over[i] = r.overhead_ms
     boot[i] = r.boot_ms
     if k.boot_path ~= k.path then
       o.kernel = k.path -- a file spec boots the bzImage itself
-      l2w_bz[i] = must(vm.run(o)).launch_to_workload_ms
+      l2w_bz[i] = run_vm(o).launch_to_workload_ms
     end
   end
   local ml, mb = median(l2w), median(bare)
@@ -85,6 +100,11 @@ for _, k in ipairs(kernels) do
     print(("%s: boots its bzImage (no PVH vmlinux in the cache entry)")
           :format(k.kind))
   end
+end
+
+if boot_panics > 0 then
+  print(("%d boot(s) panicked while booting and were run again")
+        :format(boot_panics))
 end
 
 -- noise: one pinned ping-pong test, CV_N boots per kernel.  A guest
