@@ -80,22 +80,23 @@ static int l_kernel_image_version(lua_State *L)
     return 1;
 }
 
-static int l_kernel_config_sched_ext(lua_State *L)
+/* A core answer that is 1, 0 or a negative error code. */
+static int push_flag(lua_State *L, int rc)
 {
-    int rc = st_kernel_config_sched_ext(luaL_checkstring(L, 1));
     if (rc < 0)
         return luax_pushfail(L, rc);
     lua_pushboolean(L, rc);
     return 1;
 }
 
+static int l_kernel_config_sched_ext(lua_State *L)
+{
+    return push_flag(L, st_kernel_config_sched_ext(luaL_checkstring(L, 1)));
+}
+
 static int l_kernel_pvh_entry(lua_State *L)
 {
-    int rc = st_kernel_pvh_entry(luaL_checkstring(L, 1));
-    if (rc < 0)
-        return luax_pushfail(L, rc);
-    lua_pushboolean(L, rc);
-    return 1;
+    return push_flag(L, st_kernel_pvh_entry(luaL_checkstring(L, 1)));
 }
 
 static int l_kernel_payload(lua_State *L)

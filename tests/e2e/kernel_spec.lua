@@ -90,8 +90,9 @@ describe("kernels (e2e)", function()
     local bad = tmp .. "/bad-entry"
     assert(fs.mkdir_p(bad))
     local pl = kernel.payload(k.path)
-    assert(fs.write_atomic(bad .. "/bzImage", bz:sub(1, pl.offset) .. "XXXX"
-                           .. bz:sub(pl.offset + 5)))
+    -- four zero bytes: the magic of no compression format
+    assert(fs.write_atomic(bad .. "/bzImage", bz:sub(1, pl.offset) ..
+                           "\0\0\0\0" .. bz:sub(pl.offset + 5)))
     local ok, why = cache.add_boot_vmlinux(bad)
     assert.is_false(ok)
     assert.are.equal("payload compressed as unknown", why)
