@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <linux/bpf.h>
+#include <linux/btf.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <limits.h>
@@ -613,8 +614,9 @@ static char sched_ops[128];
  * time, because a scheduler that dies later takes its programs with it.
  */
 #define MAX_PROGS 128
+#define PROG_NAME_MAX 128
 static struct {
-    char name[BPF_OBJ_NAME_LEN];
+    char name[PROG_NAME_MAX];
     uint32_t verified_insns;
 } progs[MAX_PROGS];
 static int nprogs;
@@ -622,6 +624,110 @@ static int nprogs;
 static long sys_bpf(int cmd, union bpf_attr *attr)
 {
     return syscall(SYS_bpf, cmd, attr, sizeof *attr);
+}
+
+static int obj_info(int fd, void *info, uint32_t len)
+{
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.info.bpf_fd = (uint32_t)fd;
+    a.info.info_len = len;
+    a.info.info = (uint64_t)(uintptr_t)info;
+    return (int)sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a);
+}
+
+/* Bytes that follow a struct btf_type of `kind` with `vlen` members
+ * (include/uapi/linux/btf.h), or -1 for a kind this agent does not know. */
+static long btf_extra(unsigned kind, unsigned vlen)
+{
+    switch (kind) {
+    case BTF_KIND_INT: case BTF_KIND_VAR: case BTF_KIND_DECL_TAG:
+        return 4;
+    case BTF_KIND_PTR: case BTF_KIND_FWD: case BTF_KIND_TYPEDEF:
+    case BTF_KIND_VOLATILE: case BTF_KIND_CONST: case BTF_KIND_RESTRICT:
+    case BTF_KIND_FUNC: case BTF_KIND_FLOAT: case BTF_KIND_TYPE_TAG:
+        return 0;
+    case BTF_KIND_ARRAY:
+        return (long)sizeof(struct btf_array);
+    case BTF_KIND_STRUCT: case BTF_KIND_UNION:
+        return (long)vlen * (long)sizeof(struct btf_member);
+    case BTF_KIND_ENUM:
+        return (long)vlen * (long)sizeof(struct btf_enum);
+    case BTF_KIND_FUNC_PROTO:
+        return (long)vlen * (long)sizeof(struct btf_param);
+    case BTF_KIND_DATASEC:
+        return (long)vlen * (long)sizeof(struct btf_var_secinfo);
+    case BTF_KIND_ENUM64:
+        return (long)vlen * (long)sizeof(struct btf_enum64);
+    }
+    return -1;
+}
+
+/*
+ * The program's full function name from its BTF: the kernel's own name is
+ * cut to 15 characters ("vtime_select_cp").  The main function is the
+ * first func_info record; its type is a BTF FUNC whose name is the C
+ * name, as bpftool shows it.  Leaves `out` alone when anything is missing.
+ */
+static void prog_btf_name(int prog_fd, const struct bpf_prog_info *info,
+                          char *out, size_t size)
+{
+    if (!info->btf_id || !info->nr_func_info)
+        return;
+    struct bpf_func_info fi = {0};
+    struct bpf_prog_info i2;
+    memset(&i2, 0, sizeof i2);
+    i2.nr_func_info = 1;
+    i2.func_info_rec_size = sizeof fi;
+    i2.func_info = (uint64_t)(uintptr_t)&fi;
+    if (obj_info(prog_fd, &i2, sizeof i2) < 0 || !fi.type_id)
+        return;
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.btf_id = info->btf_id;
+    int btf_fd = (int)sys_bpf(BPF_BTF_GET_FD_BY_ID, &a);
+    if (btf_fd < 0)
+        return;
+    struct bpf_btf_info bi;
+    memset(&bi, 0, sizeof bi);
+    char *data = NULL;
+    if (obj_info(btf_fd, &bi, sizeof bi) < 0 || bi.btf_size < sizeof(
+            struct btf_header) || bi.btf_size > (64u << 20) ||
+        !(data = malloc(bi.btf_size)))
+        goto out;
+    uint32_t want = bi.btf_size;
+    memset(&bi, 0, sizeof bi);
+    bi.btf = (uint64_t)(uintptr_t)data;
+    bi.btf_size = want;
+    if (obj_info(btf_fd, &bi, sizeof bi) < 0 || bi.btf_size != want)
+        goto out;
+    struct btf_header h;
+    memcpy(&h, data, sizeof h);
+    if (h.magic != BTF_MAGIC || (uint64_t)h.hdr_len + h.type_off +
+            h.type_len > want || (uint64_t)h.hdr_len + h.str_off +
+            h.str_len > want)
+        goto out;
+    const char *types = data + h.hdr_len + h.type_off;
+    const char *strs = data + h.hdr_len + h.str_off;
+    size_t at = 0;
+    for (uint32_t id = 1; at + sizeof(struct btf_type) <= h.type_len; id++) {
+        struct btf_type t;
+        memcpy(&t, types + at, sizeof t);
+        if (id == fi.type_id) {
+            if (BTF_INFO_KIND(t.info) == BTF_KIND_FUNC && t.name_off &&
+                t.name_off < h.str_len &&
+                memchr(strs + t.name_off, '\0', h.str_len - t.name_off))
+                snprintf(out, size, "%s", strs + t.name_off);
+            break;
+        }
+        long extra = btf_extra(BTF_INFO_KIND(t.info), BTF_INFO_VLEN(t.info));
+        if (extra < 0)
+            break;
+        at += sizeof t + (size_t)extra;
+    }
+out:
+    free(data);
+    close(btf_fd);
 }
 
 static void read_bpf_progs(void)
@@ -642,13 +748,11 @@ static void read_bpf_progs(void)
             continue; /* unloaded meanwhile */
         struct bpf_prog_info info;
         memset(&info, 0, sizeof info);
-        memset(&a, 0, sizeof a);
-        a.info.bpf_fd = (uint32_t)fd;
-        a.info.info_len = sizeof info;
-        a.info.info = (uint64_t)(uintptr_t)&info;
-        if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0) {
+        if (obj_info(fd, &info, sizeof info) == 0) {
             snprintf(progs[nprogs].name, sizeof progs[nprogs].name, "%s",
                      info.name[0] ? info.name : "(anonymous)");
+            prog_btf_name(fd, &info, progs[nprogs].name,
+                          sizeof progs[nprogs].name);
             progs[nprogs].verified_insns = info.verified_insns;
             nprogs++;
         }

@@ -70,9 +70,15 @@ describe("schedtest test on examples/scx_vtime (built sched_ext kernel)",
       assert.are.equal("tcg", sc.host.accelerator)
       assert.is_true(sc.stats.total_iterations > 0)
       -- what the verifier processed for each program the scheduler loaded
-      local insns = {}
-      for _, v in ipairs(sc.verifier_stats) do insns[v.name] = v.verified_insns end
+      local insns, names = {}, {}
+      for _, v in ipairs(sc.verifier_stats) do
+        insns[v.name] = v.verified_insns
+        names[#names + 1] = v.name
+      end
       assert.is_true((insns.vtime_enqueue or 0) > 0, f .. ": no verifier stats")
+      -- the C name from the program's BTF, not the kernel's 15-char cut
+      assert.is_true((insns.vtime_select_cpu or 0) > 0,
+                     f .. ": " .. table.concat(names, " "))
     end
     assert.matches("6 passed, 0 failed, 0 skipped", r.err, 1, true)
     -- bare `schedtest stats` reports this newest run, verifier cost included
