@@ -10,6 +10,7 @@
 --
 -- The analysis is plain data (JSON-ready); text() only formats it.
 local registry = require "schedtest.registry"
+local stats = require "schedtest.stats"
 local common = require "schedtest.report.common"
 local array = require("schedtest.sidecar").array -- empty arrays stay []
 
@@ -45,13 +46,6 @@ local function sorted_keys(set)
   for k in pairs(set) do out[#out + 1] = k end
   table.sort(out)
   return out
-end
-
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  if n % 2 == 1 then return xs[(n + 1) // 2] end
-  return (xs[n // 2] + xs[n // 2 + 1]) / 2
 end
 
 local function finite(x)
@@ -103,10 +97,8 @@ local function outliers_of(P, row, run, opts, out)
       local xs = {}
       for _, v in ipairs(values) do if finite(v) then xs[#xs + 1] = v end end
       if #xs >= opts.min_history then
-        local med = median(xs)
-        local dev = {}
-        for i, v in ipairs(xs) do dev[i] = math.abs(v - med) end
-        local mad = median(dev)
+        local d = assert(stats.describe(xs)) -- xs: finite, non-empty
+        local med, mad = d.median, d.mad
         local delta = x - med
         local rel = med ~= 0 and math.abs(delta / med) or math.huge
         -- a flat history (MAD 0) makes any change infinitely unusual:
