@@ -110,11 +110,7 @@ local function summary(argv)
   p:flag { "--json", help = "print the analysis as JSON" }
   local o = p:parse(argv)
   if not o then return 0 end
-  local env_dir = os.getenv("SCHEDTEST_SIDECAR_DIR")
-  if not env_dir or env_dir == "" then
-    env_dir = os.getenv("KTSTR_SIDECAR_DIR")
-  end
-  if env_dir == "" then env_dir = nil end
+  local env_dir = sidecar.dir_override()
   local root, run
   if not o.run and not o.dir and env_dir then
     root = env_dir:gsub("(.)/+$", "%1")

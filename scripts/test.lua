@@ -110,12 +110,10 @@ if not kinfo then return fail(kmsg) end
 
 local commit = require("schedtest.git").project_commit(suite.root)
 local started = os.time()
-local sidecar_dir = os.getenv("SCHEDTEST_SIDECAR_DIR") or
-                    os.getenv("KTSTR_SIDECAR_DIR")
 local records, rerr, code = runner.run_tests(suite, tests, {
   kernel = kinfo, project_commit = commit or nil,
   runs_root = require("schedtest.sidecar").runs_root(suite.root),
-  sidecar_dir = (sidecar_dir and sidecar_dir ~= "") and sidecar_dir or nil,
+  sidecar_dir = require("schedtest.sidecar").dir_override(),
   build = not opts.no_build, keep_going = opts.keep_going,
   jobs = opts.jobs, accel = opts.accel,
 })

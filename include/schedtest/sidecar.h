@@ -58,6 +58,13 @@ int st_sidecar_is_sidecar_name(const char *name);
 int st_sidecar_runs_root(char **out, const char *cwd);
 
 /**
+ * The operator's sidecar directory: $SCHEDTEST_SIDECAR_DIR, else
+ * $KTSTR_SIDECAR_DIR (each only when non-empty), else NULL.  Writers put
+ * sidecars there with no pre-clear and no lock; bare `stats` reads it.
+ */
+const char *st_sidecar_dir_override(void);
+
+/**
  * Serialize a sidecar tree the way ktstr's serde_json::to_string_pretty
  * does: schema keys in ktstr's struct order (null for an absent Option,
  * [] for an absent Vec), then any extra keys sorted bytewise; integers for

@@ -243,6 +243,14 @@ int st_sidecar_is_sidecar_name(const char *name)
            strstr(name, ".ktstr.") != NULL;
 }
 
+const char *st_sidecar_dir_override(void)
+{
+    const char *env = getenv("SCHEDTEST_SIDECAR_DIR");
+    if (!env || !*env)
+        env = getenv("KTSTR_SIDECAR_DIR");
+    return env && *env ? env : NULL;
+}
+
 int st_sidecar_runs_root(char **out, const char *cwd)
 {
     const char *env = getenv("SCHEDTEST_RUNS_ROOT");
@@ -932,14 +940,8 @@ int st_sidecar_write(char **path_out, const st_json *sc,
         goto out;
     if ((rc = st_sidecar_file_name(&file, jstr(sc, "test_name"), hash)) < 0)
         goto out;
-    const char *explicit_dir = opts->dir;
-    if (!explicit_dir) {
-        const char *env = getenv("SCHEDTEST_SIDECAR_DIR");
-        if (!env || !*env)
-            env = getenv("KTSTR_SIDECAR_DIR");
-        if (env && *env)
-            explicit_dir = env;
-    }
+    const char *explicit_dir = opts->dir ? opts->dir
+                                         : st_sidecar_dir_override();
     if (explicit_dir) {
         /* operator-owned directory: no pre-clear, no lock */
         if (!(dir = strdup(explicit_dir))) {

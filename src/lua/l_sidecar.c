@@ -397,6 +397,17 @@ static int l_runs_root(lua_State *L)
     return 1;
 }
 
+/* dir_override() -> $SCHEDTEST_SIDECAR_DIR / $KTSTR_SIDECAR_DIR or nil */
+static int l_dir_override(lua_State *L)
+{
+    const char *dir = st_sidecar_dir_override();
+    if (dir)
+        lua_pushstring(L, dir);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
 static int l_is_sidecar_name(lua_State *L)
 {
     lua_pushboolean(L, st_sidecar_is_sidecar_name(luaL_checkstring(L, 1)));
@@ -434,6 +445,7 @@ static const luaL_Reg funcs[] = {
     {"file_name", l_file_name},
     {"run_dir_name", l_run_dir_name},
     {"runs_root", l_runs_root},
+    {"dir_override", l_dir_override},
     {"is_sidecar_name", l_is_sidecar_name},
     {"siphash13", l_siphash13},
     {"array", l_array},
