@@ -46,7 +46,9 @@
     X(EVMPANIC,    -34, "guest kernel panicked")                           \
     X(EVMTRUNC,    -35, "guest results truncated")                         \
     X(EVMFAIL,     -36, "guest test failed")                               \
-    X(EELF,        -37, "binary cannot be packed into the guest")
+    X(EELF,        -37, "binary cannot be packed into the guest")        \
+    X(ENOSPC,      -14, "no space left on device")                       \
+    X(EBUILD,      -38, "scheduler build failed")
 
 typedef enum {
 #define ST__ENUM(name, value, desc) ST_##name = value,

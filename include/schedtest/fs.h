@@ -65,4 +65,16 @@ int st_fs_cwd(char **out);
 /** Read a whole file; `*out` is NUL-terminated, free it. */
 int st_fs_read_file(char **out, size_t *len, const char *path);
 
+/**
+ * Take an exclusive advisory lock (flock) on `path`, creating the file
+ * (0644) and its directory if missing.  With `wait` zero a lock held by
+ * someone else fails at once with ST_EBUSY, and the message quotes the
+ * holder's note.  On success `*fd` is the lock (close it to release: the
+ * kernel also releases it when the process dies, so a crash never leaves
+ * a stale lock) and "pid N, <note>" replaces the file's contents so the
+ * next contender can say who holds it.  The descriptor is
+ * O_CLOEXEC: children never keep the lock alive.
+ */
+int st_fs_lock(int *fd, const char *path, int wait, const char *note);
+
 #endif

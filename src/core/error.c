@@ -113,6 +113,9 @@ int st_error_from_errno(int errnum)
         return ST_ERANGE;
     case ENOTSUP:
         return ST_ENOTSUP;
+    case ENOSPC:
+    case EDQUOT:
+        return ST_ENOSPC;
     default:
         return ST_EIO;
     }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -286,5 +287,58 @@ int st_fs_read_file(char **out, size_t *len, const char *path)
     buf[n] = '\0';
     *out = buf;
     *len = n;
+    return 0;
+}
+
+/* The note a lock holder left in its lock file, for a busy message. */
+static void read_holder_note(int fd, char *buf, size_t size)
+{
+    ssize_t n = pread(fd, buf, size - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+int st_fs_lock(int *fd, const char *path, int wait, const char *note)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        int rc = st_fs_mkdir_p(dir, 0755);
+        if (rc < 0)
+            return rc;
+    }
+    int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lfd < 0)
+        return fail_errno(errno, "cannot open the lock file", path);
+    if (flock(lfd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+        int e = errno;
+        if (e == EINTR) { /* a signal: let the caller see its interrupt */
+            close(lfd);
+            return st_error_set(ST_EINTR, "interrupted while waiting for %s",
+                                path);
+        }
+        if (e == EWOULDBLOCK) {
+            char holder[256];
+            read_holder_note(lfd, holder, sizeof holder);
+            close(lfd);
+            return st_error_set(ST_EBUSY, "%s is locked by %s", path,
+                                *holder ? holder : "another process");
+        }
+        close(lfd);
+        return fail_errno(e, "cannot lock", path);
+    }
+    char line[512];
+    int len = snprintf(line, sizeof line, "pid %ld%s%s\n", (long)getpid(),
+                       note && *note ? ", " : "", note ? note : "");
+    if (len >= (int)sizeof line)
+        len = (int)sizeof line - 1;
+    if (ftruncate(lfd, 0) < 0 || pwrite(lfd, line, (size_t)len, 0) < 0) {
+        int e = errno;
+        close(lfd);
+        return fail_errno(e, "cannot write the lock file", path);
+    }
+    *fd = lfd;
     return 0;
 }

@@ -10,6 +10,9 @@
 #include "schedtest/fs.h"
 
 #include <stdlib.h>
+#include <unistd.h>
+
+#define LOCK "schedtest.Lock"
 
 /* list(dir) -> { name, ... } sorted, without "." and ".." */
 static int l_fs_list(lua_State *L)
@@ -123,6 +126,51 @@ static int l_fs_read_file(lua_State *L)
     return 1;
 }
 
+/* lock(path [, {wait=false, note=""}]) -> lock | nil, msg, "EBUSY"
+ * An exclusive flock held until lock:release() (also __close and __gc). */
+static int l_fs_lock(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int wait = 0;
+    const char *note = NULL;
+    if (!lua_isnoneornil(L, 2)) {
+        static const char *const allowed[] = {"wait", "note", NULL};
+        luaL_checktype(L, 2, LUA_TTABLE);
+        luax_checkoptions(L, 2, allowed);
+        wait = luax_optfieldboolean(L, 2, "wait", 0);
+        note = luax_optfieldstring(L, 2, "note", NULL);
+    }
+    int *fd = lua_newuserdatauv(L, sizeof *fd, 0);
+    *fd = -1;
+    luaL_setmetatable(L, LOCK);
+    int rc = st_fs_lock(fd, path, wait, note);
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    return 1;
+}
+
+/* lock:release() -> true; idempotent */
+static int l_lock_release(lua_State *L)
+{
+    int *fd = luaL_checkudata(L, 1, LOCK);
+    if (*fd >= 0)
+        close(*fd); /* closing the descriptor drops the flock */
+    *fd = -1;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const luaL_Reg lock_methods[] = {
+    {"release", l_lock_release},
+    {NULL, NULL}
+};
+
+static const luaL_Reg lock_meta[] = {
+    {"__gc", l_lock_release},
+    {"__close", l_lock_release},
+    {NULL, NULL}
+};
+
 static const luaL_Reg fs_funcs[] = {
     {"list", l_fs_list},
     {"stat", l_fs_stat},
@@ -133,11 +181,13 @@ static const luaL_Reg fs_funcs[] = {
     {"tempdir", l_fs_tempdir},
     {"write_atomic", l_fs_write_atomic},
     {"read_file", l_fs_read_file},
+    {"lock", l_fs_lock},
     {NULL, NULL}
 };
 
 int luaopen_schedtest_fs(lua_State *L)
 {
+    luax_registertype(L, LOCK, lock_methods, lock_meta);
     luaL_newlib(L, fs_funcs);
     return 1;
 }

@@ -1,3 +1,4 @@
+local sh = require "helpers.sh"
 local fs = require "schedtest.fs"
 
 describe("schedtest.fs", function()
@@ -54,4 +55,27 @@ describe("schedtest.fs", function()
     assert.matches("not a directory", msg, 1, true)
     assert.are.equal("EEXIST", code)
   end)
+
+  it("locks a file exclusively and says who holds it", function()
+    local path = dir .. "/locks/sub/x.lock"
+    local held = assert(fs.lock(path, { note = "test holder" }))
+    local again, msg, code = fs.lock(path)
+    assert.is_nil(again)
+    assert.are.equal("EBUSY", code)
+    assert.matches("is locked by pid %d+, test holder", msg)
+    -- another process sees the same lock
+    local r = sh.schedtest_run({ "-e", "local fs = require 'schedtest.fs' " ..
+      "local l, m, c = fs.lock(" .. string.format("%q", path) .. ") " ..
+      "print(c) os.exit(l and 0 or 3)" })
+    assert.are.equal(3, r.code, r.err)
+    assert.matches("EBUSY", r.out, 1, true)
+    held:release()
+    held:release() -- idempotent
+    do
+      local l <close> = assert(fs.lock(path))
+    end
+    assert(fs.lock(path)):release()
+    assert.has_error(function() fs.lock(path, { wiat = true }) end)
+  end)
 end)
+
