@@ -81,14 +81,18 @@ typedef struct {
     char how[512];                 /**< "merge-base(HEAD, main)", ... */
     const char *source;            /**< "base", "base_ref",
                                         "github_base_ref", "default_branch" */
+    int worktree_only;             /**< the baseline is HEAD itself and
+                                        only the dirty work tree differs */
 } st_git_baseline;
 
 /**
  * Resolve the baseline in ktstr's order (spec §3.2): `base`, then
  * merge-base with `base_ref`, then with origin/`github_base_ref`, then
- * with `default_branch`.  Errors: ST_EGITREF (unknown ref), ST_EGITSHALLOW
- * (no merge base in a shallow clone), ST_EGITNOBASE, ST_EGITSAME (the
- * baseline resolves to HEAD), ST_EGITUNBORN.
+ * with `default_branch`.  When the baseline is HEAD and the work tree is
+ * dirty, the sides are HEAD and the work tree (`worktree_only`).  Errors:
+ * ST_EGITREF (unknown ref), ST_EGITSHALLOW (no merge base in a shallow
+ * clone), ST_EGITNOBASE, ST_EGITSAME (the baseline resolves to HEAD and
+ * the work tree is clean), ST_EGITUNBORN.
  */
 int st_git_resolve_baseline(st_git_baseline *out, st_git_repo *repo,
                             const st_git_baseline_opts *opts);

@@ -335,8 +335,17 @@ int st_git_resolve_baseline(st_git_baseline *out, st_git_repo *repo,
     short_label(out->label, &base);
     if (dirty)
         strcat(out->head_label, "-dirty");
-    if (git_oid_equal(&base, &head) && dirty)
-        strcat(out->label, "-dirty");
+    if (git_oid_equal(&base, &head) && dirty) {
+        /* Nothing committed since the baseline, but the work tree has
+         * edits: compare them against HEAD, the question a developer asks
+         * before committing.  The labels differ ("abc1234" vs
+         * "abc1234-dirty"), so the sides stay apart. */
+        size_t len = strlen(out->how);
+        snprintf(out->how + len, sizeof out->how - len,
+                 " = HEAD; comparing the work tree's uncommitted changes "
+                 "against it");
+        out->worktree_only = 1;
+    }
     if (strcmp(out->label, out->head_label) == 0)
         return st_error_set(ST_EGITSAME,
                             "baseline (%s, %s) resolves to HEAD — nothing "

@@ -131,7 +131,7 @@ static int l_repo_is_dirty(lua_State *L)
 /*
  * repo:resolve_baseline{base=, base_ref=, default_branch="main",
  *                       github_base_ref=os.getenv("GITHUB_BASE_REF")}
- *   -> {commit=, label=, head=, head_label=, how=, source=}
+ *   -> {commit=, label=, head=, head_label=, how=, source=, worktree_only=}
  *    | nil, msg, code
  * github_base_ref=false ignores the environment.
  */
@@ -170,6 +170,8 @@ static int l_repo_resolve_baseline(lua_State *L)
     lua_setfield(L, -2, "head_label");
     lua_pushstring(L, b.how);
     lua_setfield(L, -2, "how");
+    lua_pushboolean(L, b.worktree_only);
+    lua_setfield(L, -2, "worktree_only");
     lua_pushstring(L, b.source);
     lua_setfield(L, -2, "source");
     return 1;

@@ -179,12 +179,18 @@ describe("schedtest.git", function()
       assert.is_nil(b)
       assert.are.equal("EGITSAME", code)
       assert.matches("resolves to HEAD — nothing to compare", msg, 1, true)
-      -- dirty HEAD: the baseline label gains -dirty too, still refused
+      assert.is_false(assert(r:resolve_baseline { base = ids.f1 })
+                        .worktree_only)
+      -- dirty HEAD: the work tree is compared against HEAD itself
       write(d, "a.txt", "dirty\n")
-      b, msg, code = r:resolve_baseline { base = ids.f2 }
-      assert.are.equal("EGITSAME", code)
-      assert.matches(fix.short(ids.f2) .. "-dirty", msg, 1, true)
+      b = assert(r:resolve_baseline { base = ids.f2 })
+      assert.are.equal(fix.short(ids.f2), b.label)
+      assert.are.equal(fix.short(ids.f2) .. "-dirty", b.head_label)
+      assert.is_true(b.worktree_only)
+      assert.matches("comparing the work tree's uncommitted changes", b.how,
+                     1, true)
       b = assert(r:resolve_baseline { base = ids.f1 })
+      assert.is_false(b.worktree_only)
       assert.are.equal(fix.short(ids.f2) .. "-dirty", b.head_label)
       assert.are.equal(fix.short(ids.f1), b.label)
     end)
