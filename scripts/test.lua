@@ -1,7 +1,6 @@
 -- Run the project's scheduler tests in VMs and write one sidecar per test.
 local usage = require "schedtest.usage"
 local suite_mod = require "schedtest.suite"
-local filter = require "schedtest.filter"
 local runner = require "schedtest.runner"
 
 local p = usage.parser{
@@ -19,8 +18,11 @@ run directory's old sidecars.
 
 Filters: test(/regex/), test(=exact), test(substring), a bare word,
 scheduler(...), perf(), all(), none(); combine with | & not - ( ).]],
-  epilog = "exit status: 0 all passed; 1 a test failed; 2 usage or " ..
-           "environment error; 130 interrupted.",
+  epilog = [[
+exit status: 0 all passed (or nothing selected); 1 a test failed; 2 usage
+or environment error (the suite does not load, a scheduler build fails,
+qemu cannot start, the disk is full: the run stops there); 130 interrupted
+(143 on SIGTERM, 129 on SIGHUP).]],
 }
 p:option{ "--kernel", metavar = "KERNEL",
           help = "bzImage, kernel source tree or cache name " ..
@@ -37,6 +39,10 @@ p:flag{ "--keep-going", help = "run every test even after a failure" }
 p:flag{ "--no-build", help = "use the scheduler binaries as they are" }
 p:option{ "--suite", metavar = "FILE", help = "the suite file " ..
           "[default: schedtest.lua found walking up]" }
+p:option{ "--json-summary", metavar = "FILE",
+          help = "also write the run's outcome as JSON to FILE: every " ..
+                 "selected test with its status, reasons and sidecar, " ..
+                 "and the environment error if one stopped the run" }
 p:option{ "--accel", metavar = "MODE", default = "auto",
           choices = { "auto", "kvm", "tcg" },
           help = "VM acceleration; auto probes KVM and falls back to TCG" }
@@ -44,9 +50,26 @@ p:option{ "--accel", metavar = "MODE", default = "auto",
 local opts = p:parse({ ... })
 if not opts then return 0 end
 
-local function fail(msg)
+local summary_mod = require "schedtest.testsummary"
+
+-- Every exit goes through here so that --json-summary always describes
+-- the run, whatever stopped it.
+local function finish(status, records, err)
+  if opts.json_summary then
+    local ok, msg = summary_mod.write(opts.json_summary,
+      summary_mod.of(status, records, err))
+    if not ok then
+      io.stderr:write("schedtest test: cannot write --json-summary: ", msg,
+                      "\n")
+      return status == 0 and 2 or status
+    end
+  end
+  return status
+end
+
+local function fail(msg, code)
   io.stderr:write("schedtest test: ", msg, "\n")
-  return 2
+  return finish(2, nil, { message = msg, code = code })
 end
 
 local path, msg = opts.suite, nil
@@ -54,32 +77,18 @@ if not path then
   path, msg = suite_mod.find()
   if not path then return fail(msg) end
 end
-local suite, err = suite_mod.load(path)
-if not suite then return fail(err) end
+local suite, err, ecode = suite_mod.load(path)
+if not suite then return fail(err, ecode) end
 
-local tests = suite.tests
-local filters = {}
-for _, src in ipairs(opts.filter or {}) do
-  local f, ferr = filter.compile(src)
-  if not f then usage.error("schedtest test: -E: %s", ferr) end
-  filters[#filters + 1] = f
-end
-if #filters > 0 then
-  tests = assert(filter.any(filters)):select(tests)
-  if #tests == 0 then
-    local names = {}
-    for _, t in ipairs(suite.tests) do names[#names + 1] = t.name end
-    return fail(string.format("the filter selects no test; the suite has: %s",
-                              table.concat(names, ", ")))
-  end
-end
-if opts.perf_only or os.getenv("SCHEDTEST_PERF_ONLY") == "1" or
-   os.getenv("KTSTR_PERF_ONLY") == "1" then
-  local perf = {}
-  for _, t in ipairs(tests) do
-    if t.performance_mode then perf[#perf + 1] = t end
-  end
-  tests = perf
+local perf_only = opts.perf_only or os.getenv("SCHEDTEST_PERF_ONLY") == "1"
+                  or os.getenv("KTSTR_PERF_ONLY") == "1"
+local tests, filtered = runner.select(suite, opts.filter, perf_only)
+if not tests then usage.error("schedtest test: -E: %s", filtered) end
+if opts.filter and #filtered == 0 then
+  local names = {}
+  for _, t in ipairs(suite.tests) do names[#names + 1] = t.name end
+  return fail(string.format("the filter selects no test; the suite has: %s",
+                            table.concat(names, ", ")))
 end
 
 if opts.list then
@@ -98,15 +107,15 @@ end
 if #tests == 0 then
   io.stderr:write("schedtest test: no performance_mode test selected; " ..
                   "nothing to run\n")
-  return 0
+  return finish(0, {})
 end
 if not opts.kernel then
   usage.error("schedtest test: --kernel is required to run tests (a " ..
               "bzImage, a kernel source tree or a cache name; see " ..
               "'schedtest kernel list')")
 end
-local kinfo, kmsg = require("schedtest.kernel").resolve(opts.kernel)
-if not kinfo then return fail(kmsg) end
+local kinfo, kmsg, kcode = require("schedtest.kernel").resolve(opts.kernel)
+if not kinfo then return fail(kmsg, kcode) end
 
 local commit = require("schedtest.git").project_commit(suite.root)
 local started = os.time()
@@ -118,9 +127,10 @@ local records, rerr, code = runner.run_tests(suite, tests, {
   jobs = opts.jobs, accel = opts.accel,
 })
 if not records then
-  io.stderr:write("schedtest test: ", rerr, "\n")
-  return code == "EINTR" and 130 or 1
+  -- runner.run_tests raises on an interrupt; anything else that stops a
+  -- run is the environment's doing (see runner.run_tests).
+  return fail(rerr, code)
 end
 local text, counts = runner.summary(records, started)
 io.stderr:write("\n", text)
-return counts.fail > 0 and 1 or 0
+return finish(counts.fail > 0 and 1 or 0, records)

@@ -18,6 +18,37 @@ local ipairs, pairs, type, tostring, require, pcall =
 local M = {}
 
 -- {==================================================================
+-- Selecting tests
+-- ===================================================================
+
+--- The tests a run selects: those matching any of the filter sources
+-- (all when there are none), then only performance_mode ones when
+-- perf_only.  Returns tests, filtered (before perf_only), or nil, message
+-- when a filter does not compile.  perf-delta calls this on each side's
+-- suite so both agree with `schedtest test` on what runs.
+function M.select(suite, filter_sources, perf_only)
+  local filter = require "schedtest.filter"
+  local tests = suite.tests
+  local filters = {}
+  for _, src in ipairs(filter_sources or {}) do
+    local f, ferr = filter.compile(src)
+    if not f then return nil, ferr end
+    filters[#filters + 1] = f
+  end
+  if #filters > 0 then tests = filter.any(filters):select(tests) end
+  local filtered = tests
+  if perf_only then
+    local perf = {}
+    for _, t in ipairs(tests) do
+      if t.performance_mode then perf[#perf + 1] = t end
+    end
+    tests = perf
+  end
+  return tests, filtered
+end
+-- }==================================================================
+
+-- {==================================================================
 -- Building schedulers
 -- ===================================================================
 
@@ -100,7 +131,7 @@ function M.build_scheduler(sched, root, log_dir, env)
       return nil, string.format("scheduler '%s': build failed (%s): %s\n" ..
         "--- last lines of %s ---\n%s", sched.name, why,
         table.concat(sched.build, " "), log, tail_lines(out, 30)),
-        r.interrupted and "EINTR" or "EVMFAIL"
+        r.interrupted and "EINTR" or "EBUILD"
     end
   end
   local path = sched.binary:sub(1, 1) == "/" and sched.binary
@@ -357,15 +388,16 @@ function M.finish_test(test, res, ctx)
                    wall = (res.wall_ms or 0) / 1000, result = res }
   local sidecar = require "schedtest.sidecar"
   local tbl = M.sidecar_of(test, res, status, reasons, ctx)
-  local path, msg = sidecar.write(tbl, { dir = ctx.sidecar_dir,
+  local path, msg, code = sidecar.write(tbl, { dir = ctx.sidecar_dir,
     runs_root = ctx.runs_root, kernel = ctx.kernel.version,
     project_commit = ctx.project_commit })
-  if path then
-    record.path = path
-  else
-    record.status = "fail"
-    record.reasons[#record.reasons + 1] = "cannot write the sidecar: " .. msg
+  if not path then
+    -- Not the test's fault (a full disk, a read-only runs root): the run
+    -- stops as an environment error rather than recording a failure.
+    record.env_error = { message = string.format("%s: cannot write its " ..
+      "sidecar: %s", test.name, msg), code = code }
   end
+  record.path = path
   if test.expect_fail and status == "fail" then record.status = "pass" end
   return record
 end
@@ -399,10 +431,22 @@ local function reporter(out, total, tty)
   return self
 end
 
+-- Why a VM could not run at all (vm.run/vm.start returned nil): qemu
+-- missing, no space for the scratch directory, a binary that cannot be
+-- packed.  These say nothing about the scheduler, so the run stops with
+-- an environment error instead of recording a test failure.
+local function vm_env_error(test, msg, code)
+  if code == "EINTR" then error("interrupted!", 0) end
+  return string.format("%s: the VM could not run: %s", test.name,
+                       tostring(msg)), code
+end
+
 --- Run `tests` of `suite`.  ctx: kernel (resolved), project_commit,
 -- sidecar_dir or runs_root, build (default true), keep_going, jobs, accel,
 -- out (a file, default io.stderr).  Returns the records, or
--- nil, message, code when something failed before any test ran.
+-- nil, message, code, records-so-far on an environment error (a build
+-- that fails, a VM that cannot start, a sidecar that cannot be written):
+-- those stop the run, since every later test would fail the same way.
 function M.run_tests(suite, tests, ctx)
   local vm = require "schedtest.vm"
   local out = ctx.out or io.stderr
@@ -410,7 +454,7 @@ function M.run_tests(suite, tests, ctx)
   ctx.binaries = {}
   -- Build logs live beside the pool (".logs" is not a run directory), never
   -- in the user's project tree.
-  local log_dir = (ctx.runs_root or ctx.sidecar_dir or suite.root) ..
+  local log_dir = (ctx.sidecar_dir or ctx.runs_root or suite.root) ..
                   "/.logs"
   for _, s in ipairs(M.needed_schedulers(suite, tests)) do
     if ctx.build ~= false and s.build then
@@ -421,7 +465,10 @@ function M.run_tests(suite, tests, ctx)
     local path, msg, code = M.build_scheduler(
       ctx.build == false and { name = s.name, binary = s.binary } or s,
       suite.root, log_dir, M.build_env(ctx.kernel))
-    if not path then return nil, msg, code end
+    if not path then
+      if code == "EINTR" then error("interrupted!", 0) end
+      return nil, msg, code, {}
+    end
     ctx.binaries[s.name] = path
   end
   local run_ctx = M.new_context(ctx)
@@ -453,11 +500,9 @@ function M.run_tests(suite, tests, ctx)
       local t = table.remove(queue, 1)
       local h, msg, code = vm.start(M.vm_options(t, ctx))
       if not h then
-        if code == "EINTR" then error("interrupted!", 0) end
-        local rec = { test = t, status = "fail", reasons = { msg }, wall = 0 }
-        records[#records + 1] = rec
-        rep.done(rec)
-        failed = true
+        for _, x in ipairs(active) do x.handle:close() end
+        local why, ecode = vm_env_error(t, msg, code)
+        return nil, why, ecode, records
       else
         active[#active + 1] = { test = t, handle = h }
       end
@@ -476,13 +521,19 @@ function M.run_tests(suite, tests, ctx)
         if M.boot_flake(res) and not a.retried then
           out:write(M.retry_note(a.test, res))
           local h, msg, code = vm.start(M.vm_options(a.test, ctx))
-          if not h and code == "EINTR" then error("interrupted!", 0) end
-          if h then
-            active[#active + 1] = { test = a.test, handle = h, retried = true }
-            goto next_handle
+          if not h then
+            for _, x in ipairs(active) do x.handle:close() end
+            local why, ecode = vm_env_error(a.test, msg, code)
+            return nil, why, ecode, records
           end
+          active[#active + 1] = { test = a.test, handle = h, retried = true }
+          goto next_handle
         end
         local rec = M.finish_test(a.test, res, ctx)
+        if rec.env_error then
+          for _, x in ipairs(active) do x.handle:close() end
+          return nil, rec.env_error.message, rec.env_error.code, records
+        end
         records[#records + 1] = rec
         rep.done(rec)
         if rec.status == "fail" then failed = true end
@@ -499,12 +550,13 @@ function M.run_tests(suite, tests, ctx)
       out:write(M.retry_note(t, res))
       res, msg, code = vm.run(M.vm_options(t, ctx))
     end
-    local rec
     if not res then
-      if code == "EINTR" then error("interrupted!", 0) end
-      rec = { test = t, status = "fail", reasons = { msg }, wall = 0 }
-    else
-      rec = M.finish_test(t, res, ctx)
+      local why, ecode = vm_env_error(t, msg, code)
+      return nil, why, ecode, records
+    end
+    local rec = M.finish_test(t, res, ctx)
+    if rec.env_error then
+      return nil, rec.env_error.message, rec.env_error.code, records
     end
     records[#records + 1] = rec
     rep.done(rec)
