@@ -16,16 +16,28 @@ Without --noise-adjust, compares the sidecars already pooled under the runs
 root (cached mode): side A = the baseline commit, side B = HEAD's label.
 With --noise-adjust N, checks both commits out into plain checkouts, builds
 each side once, runs each side's performance_mode tests N times
-(interleaved: baseline round i, then HEAD round i) and compares from the
-observed spread.
+(interleaved: baseline round i, then HEAD round i) into a directory of
+this invocation's own under the runs root, and compares those runs alone
+from the observed spread.  One perf-delta runs per runs root at a time.
 
 Baseline: --base C, else merge-base(HEAD, --base-ref R), else
-merge-base(HEAD, origin/$GITHUB_BASE_REF), else merge-base(HEAD, main).]],
+merge-base(HEAD, origin/$GITHUB_BASE_REF), else merge-base(HEAD, main).
+When that is HEAD itself and the work tree has uncommitted changes, the
+work tree is compared against HEAD.
+
+A failed run never passes: a test that fails at HEAD and not at the
+baseline fails the gate, and so does a test with fewer usable runs on a
+side than --min-runs (default: every run asked for), whatever the metrics
+say.  The reports name each such test with its reason.]],
   epilog = [[
-exit status: 0 pass or nothing to compare; 1 the gate tripped (at least
---fail-threshold metrics regressed, a --must-fail metric regressed, or a
-declared per-test gate regressed); 2 usage or environment error;
-130 interrupted.]],
+exit status: 0 the gate passed, or the baseline has no performance_mode
+test (nothing to compare); 1 the gate tripped: a test failed at HEAD or
+has too few usable runs, at least --fail-threshold metrics regressed, a
+--must-fail metric regressed, or a declared per-test gate regressed;
+2 usage or environment error (the baseline is HEAD with a clean work
+tree, a suite that does not load, a build failure, qemu missing, a full
+disk, another perf-delta on the same runs root); 130 interrupted (143 on
+SIGTERM, 129 on SIGHUP).]],
   passthrough = "ARGS passed to `schedtest test` on both sides",
 }
 p:option{ "--base", metavar = "COMMIT",
@@ -64,6 +76,10 @@ p:option{ "--fail-threshold", metavar = "N", type = "integer", default = 5,
 p:option{ "--must-fail", metavar = "M1,M2",
           help = "fail when any of these metrics regresses, whatever the " ..
                  "count" }
+p:option{ "--min-runs", metavar = "K", type = "integer",
+          check = function(v) return v >= 1, "must be at least 1" end,
+          help = "usable runs each side of a test needs, or the gate " ..
+                 "fails [default: N of --noise-adjust; 1 in cached mode]" }
 p:flag{ "--all-metrics", help = "also show stable and under-sampled rows" }
 p:option{ "--format", metavar = "FORMAT", default = "text",
           choices = { "text", "markdown", "json", "html", "junit" },

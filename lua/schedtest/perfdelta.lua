@@ -6,6 +6,7 @@ local fs = require "schedtest.fs"
 local host = require "schedtest.host"
 local proc = require "schedtest.proc"
 local usage = require "schedtest.usage"
+local testsummary = require "schedtest.testsummary"
 
 local string, table, math, os, io = string, table, math, os, io
 local ipairs, pairs, type, tostring, require, assert, pcall, error =
@@ -153,8 +154,9 @@ local function color_wanted()
 end
 
 --- Compare the pool's two sides and write the reports; returns the exit
--- status.  mode is "scalar" (cached) or "noise".
-function M.compare_and_report(pool, opts, ctx, mode)
+-- status.  mode is "scalar" (cached) or "noise"; health (schedtest.health)
+-- says whether every test ran on both sides: its failures fail the gate.
+function M.compare_and_report(pool, opts, ctx, mode, health)
   local compare = require "schedtest.compare"
   local report = require "schedtest.report"
   local view_a = pool:filter{ commit = ctx.base.label }
@@ -166,8 +168,11 @@ function M.compare_and_report(pool, opts, ctx, mode)
     must_fail = ctx.must_fail,
     spread_threshold = opts.noise_spread_threshold,
   }
+  require("schedtest.health").apply(result, health)
   result.context = { how = ctx.base.how, base = ctx.base.label,
-                     head = ctx.head_label }
+                     head = ctx.head_label,
+                     invocation = ctx.invocation and ctx.invocation.dir,
+                     sources = ctx.sources }
   result.host_delta = M.host_delta(view_a, view_b, ctx.base.label,
                                    ctx.head_label)
   local acc = result.host_delta.accelerators
@@ -250,7 +255,47 @@ function M.cached(opts, ctx)
         #commits > 0 and table.concat(commits, ", ") or "nothing", hint))
     end
   end
-  return M.compare_and_report(pool, opts, ctx, "scalar")
+  ctx.sources = M.sources(pool, ctx)
+  for _, src in ipairs(ctx.sources) do
+    if src.label:match("%-dirty$") and #src.from > 1 then
+      say("perf-delta: warning: the runs labelled %s come from %d " ..
+          "different run directories; uncommitted edits all share that " ..
+          "label, so they may measure different code", src.label,
+          #src.from)
+    end
+  end
+  local labels = { a = ctx.base.label, b = ctx.head_label }
+  local records = require("schedtest.health").records_of_rows(pool,
+    function(row)
+      return row.commit == labels.a and "a" or
+             row.commit == labels.b and "b" or nil
+    end)
+  local health = require("schedtest.health").assess(records, {
+    min_runs = opts.min_runs,
+    labels = { a = "baseline " .. labels.a, b = "HEAD " .. labels.b } })
+  return M.compare_and_report(pool, opts, ctx, "scalar", health)
+end
+
+--- Where each side's runs come from: per label, the run directories
+-- (a `schedtest test` run dir, or one perf-delta invocation) and how many
+-- runs each gave.  Cached mode states this so a user sees what was pooled.
+function M.sources(pool, ctx)
+  local out = {}
+  for _, label in ipairs({ ctx.base.label, ctx.head_label }) do
+    local counts, order = {}, {}
+    for row in pool:filter{ commit = label }:rows() do
+      local dir = row.run_dir or "?"
+      if not counts[dir] then order[#order + 1] = dir; counts[dir] = 0 end
+      counts[dir] = counts[dir] + 1
+    end
+    table.sort(order)
+    local from = {}
+    for _, dir in ipairs(order) do
+      from[#from + 1] = { dir = dir, runs = counts[dir] }
+    end
+    out[#out + 1] = { label = label, from = from }
+  end
+  return out
 end
 -- }==================================================================
 
@@ -290,14 +335,6 @@ local function progress(total)
     io.stderr:flush()
   end
   return self
-end
-
-local function count_sidecars(dir)
-  local n = 0
-  for _, name in ipairs(fs.list(dir) or {}) do
-    if name:match("%.ktstr%.json$") then n = n + 1 end
-  end
-  return n
 end
 
 --- Tests that base..HEAD (and the work tree) can have changed, as a
@@ -345,10 +382,148 @@ function M.relevant_filter(ctx)
   return #names > 0 and table.concat(names, " | ") or "none()"
 end
 
-function M.noise(opts, ctx)
+--- A fresh invocation under the runs root: its own directory (the only
+-- place its runs go and the only pool its comparison reads), its logs and
+-- an id.  Leaves are {dir}/{base,head}-{label}-{round}.
+function M.new_invocation(root)
+  local rnd = io.open("/dev/urandom", "rb")
+  local bytes = rnd and rnd:read(4) or tostring(os.clock())
+  if rnd then rnd:close() end
+  local id = os.date("!%Y%m%dT%H%M%SZ") .. "-" ..
+             bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+  local dir = root .. "/perf-delta-" .. id
+  return { id = id, dir = dir, logs = dir .. "/logs" }
+end
+
+-- Each side's suite, evaluated here before any VM boots: a suite that does
+-- not load is an environment error with its message on the terminal, and
+-- the selected test names say what each side is expected to run.
+local function side_tests(side, filters)
+  local suite_mod = require "schedtest.suite"
+  local runner = require "schedtest.runner"
+  local path = side.co:path() .. "/schedtest.lua"
+  local suite, msg = suite_mod.load(path)
+  if not suite then
+    return nil, string.format("%s %s: schedtest.lua does not load: %s",
+                              side.what, side.label, msg)
+  end
+  local tests, ferr = runner.select(suite, filters, true)
+  if not tests then return nil, "-E: " .. ferr end
+  local names = {}
+  for i, t in ipairs(tests) do names[i] = t.name end
+  return names
+end
+
+-- The argv of one `schedtest test` round.
+local function round_argv(kinfo, filters, opts, summary, first)
+  local argv = { host.exe, "test", "--kernel", kinfo.path, "--perf-only",
+                 "--keep-going", "--json-summary", summary }
+  if not first then argv[#argv + 1] = "--no-build" end
+  for _, f in ipairs(filters) do
+    argv[#argv + 1] = "-E"
+    argv[#argv + 1] = f
+  end
+  if opts.jobs then
+    argv[#argv + 1] = "--jobs"
+    argv[#argv + 1] = tostring(opts.jobs)
+  end
+  if opts["--"] then
+    argv[#argv + 1] = "--"
+    for _, a in ipairs(opts["--"]) do argv[#argv + 1] = a end
+  end
+  return argv
+end
+
+local function log_tail(path, n)
+  local text = fs.read_file(path) or ""
+  local lines = {}
+  for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  return table.concat(lines, "\n", math.max(1, #lines - n + 1))
+end
+
+--- Run one side's round i.  Returns the summary of the child run, or
+-- nil, message for anything that is not a test result (the child could
+-- not start, stopped on an environment error, died): those end
+-- perf-delta with exit status 2.
+function M.run_round(side, i, n, ctx)
+  local leaf = string.format("%s/%s-%s-%d", ctx.inv.dir, side.name,
+                             side.label, i)
+  local ok, msg = fs.mkdir_p(leaf)
+  if not ok then return nil, "cannot create the run directory: " .. msg end
+  local tag = string.format("%s-%d", side.name, i)
+  local log = ctx.inv.logs .. "/" .. tag .. ".log"
+  local summary = ctx.inv.logs .. "/" .. tag .. ".json"
+  local r, err = proc.run(round_argv(ctx.kinfo, ctx.filters, ctx.opts,
+                                     summary, i == 0), {
+    cwd = side.co:path(), stdout = log, stderr = "stdout",
+    env = { PWD = side.co:path(), SCHEDTEST_PERF_ONLY = "1",
+            SCHEDTEST_SIDECAR_DIR = leaf,
+            SCHEDTEST_PROJECT_COMMIT = side.label,
+            SCHEDTEST_RUNS_ROOT = ctx.inv.dir } })
+  if not r then return nil, "cannot start `schedtest test`: " .. err end
+  if r.interrupted or host.interrupted() then error("interrupted!", 0) end
+  local where = string.format("%s %s round %d/%d", side.what, side.label,
+                              i + 1, n)
+  local doc = testsummary.read(summary)
+  if doc and doc.error then
+    return nil, string.format("%s: %s\n(log: %s)", where,
+                              doc.error.message, log)
+  end
+  if not doc or not r.code or r.code > 1 then
+    return nil, string.format("%s: `schedtest test` %s without a result; " ..
+      "last lines of %s:\n%s", where,
+      r.code and ("exited with status " .. r.code)
+      or ("died on signal " .. tostring(r.signal)), log, log_tail(log, 15))
+  end
+  doc.log = log
+  return doc
+end
+
+-- Loud, immediate notes about failed tests of a round (the report repeats
+-- them; CI logs show them as they happen).
+local function round_failures(doc, side, i)
+  local lines = {}
+  for _, t in ipairs(doc.tests or {}) do
+    if t.status == "fail" then
+      lines[#lines + 1] = string.format("perf-delta: %s %s round %d: %s " ..
+        "FAILED: %s", side.what, side.label, i + 1, t.name,
+        (t.reasons or {})[1] or "no reason recorded")
+    end
+  end
+  return #lines > 0 and table.concat(lines, "\n") or nil
+end
+
+-- Plain checkouts of both sides, unique to this invocation.
+local function checkouts(ctx, inv)
   local git = require "schedtest.git"
+  local tmp = os.getenv("TMPDIR")
+  tmp = (tmp and tmp ~= "") and tmp or "/tmp"
+  local prefix = tmp .. "/schedtest-perf-delta-co-"
+  git.sweep(prefix .. "*")
+  local head_tree = "HEAD"
+  if ctx.repo:is_dirty() or ctx.head_label:match("%-dirty$") then
+    local tree, changed = ctx.repo:snapshot()
+    if not tree then return nil, changed end
+    say("perf-delta: HEAD is dirty; snapshotting %d uncommitted change(s) " ..
+        "into the HEAD side", changed)
+    head_tree = tree
+  end
+  local co_base, msg = ctx.repo:checkout(ctx.base.commit, prefix ..
+                                         ctx.base.label .. "-" .. inv.id)
+  if not co_base then return nil, msg end
+  local co_head, msg2 = ctx.repo:checkout(head_tree, prefix ..
+                                          ctx.head_label .. "-" .. inv.id)
+  if not co_head then co_base:close(); return nil, msg2 end
+  return co_base, co_head
+end
+
+function M.noise(opts, ctx)
   local kernel_mod = require "schedtest.kernel"
   local n = opts.noise_adjust
+  if opts.min_runs and opts.min_runs > n then
+    usage.error("schedtest perf-delta: --min-runs %d is more than the %d " ..
+                "runs per side --noise-adjust asks for", opts.min_runs, n)
+  end
 
   -- A relative --kernel means the user's directory, not the checkout's.
   local kinfo, kmsg = kernel_mod.resolve(opts.kernel)
@@ -369,106 +544,81 @@ function M.noise(opts, ctx)
     end
   end
 
-  io.stdout:write(string.format("perf-delta: candidate HEAD %s vs baseline " ..
-    "%s\n  baseline: %s\n  perf tests: %s\n  runs: %d per side, " ..
-    "interleaved; kernel %s (%s)\n", ctx.head_label, ctx.base.label,
-    ctx.base.how, #filters > 0 and table.concat(filters, " | ") or
-    "all performance_mode tests", n, kinfo.version or "?", kinfo.path))
-  io.stdout:flush()
+  -- One perf-delta per runs root at a time: two would write beside each
+  -- other and, on the host clock, disturb each other's timings.
+  local root = M.runs_root(opts, ctx)
+  local lock, lmsg, lcode = fs.lock(root .. "/.locks/perf-delta.lock", {
+    note = string.format("schedtest perf-delta since %s in %s",
+                         os.date("%Y-%m-%d %H:%M:%S"), ctx.root) })
+  if not lock then
+    if lcode == "EBUSY" then
+      return env_error(string.format("another perf-delta is running on " ..
+        "the runs root %s (%s); wait for it to finish", root, lmsg))
+    end
+    return env_error("cannot lock the runs root: " .. lmsg)
+  end
+  local held <close> = lock
+  local inv = M.new_invocation(root)
+  local ok, merr = fs.mkdir_p(inv.logs)
+  if not ok then return env_error("cannot create " .. inv.dir .. ": " .. merr) end
 
-  -- Trees: the baseline commit, and HEAD as it is (a snapshot when dirty).
-  local head_tree
-  if ctx.repo:is_dirty() or ctx.head_label:match("%-dirty$") then
-    local tree, changed = ctx.repo:snapshot()
-    if not tree then return env_error(changed) end
-    say("perf-delta: HEAD is dirty; snapshotting %d uncommitted change(s) " ..
-        "into the HEAD side", changed)
-    head_tree = tree
-  else
-    head_tree = "HEAD"
+  local co_base, co_head = checkouts(ctx, inv)
+  if not co_base then return env_error(co_head) end
+  local cb <close> = co_base
+  local ch <close> = co_head
+  local sides = {
+    { name = "base", label = ctx.base.label, co = co_base, what = "baseline",
+      side = "a" },
+    { name = "head", label = ctx.head_label, co = co_head, what = "HEAD",
+      side = "b" },
+  }
+  local expected = {}
+  for _, side in ipairs(sides) do
+    local names, why = side_tests(side, filters)
+    if not names then return env_error(why) end
+    expected[side.side] = names
   end
 
-  local tmp = os.getenv("TMPDIR")
-  tmp = (tmp and tmp ~= "") and tmp or "/tmp"
-  local prefix = tmp .. "/schedtest-perf-delta-co-"
-  git.sweep(prefix .. "*")
-  local co_base <close>, msg = ctx.repo:checkout(ctx.base.commit,
-                                                  prefix .. ctx.base.label)
-  if not co_base then return env_error(msg) end
-  local co_head <close>, msg2 = ctx.repo:checkout(head_tree,
-                                                   prefix .. ctx.head_label)
-  if not co_head then return env_error(msg2) end
+  io.stdout:write(string.format("perf-delta: candidate HEAD %s vs baseline " ..
+    "%s\n  baseline: %s\n  perf tests: %s\n  runs: %d per side, " ..
+    "interleaved; kernel %s (%s)\n  invocation: %s\n", ctx.head_label,
+    ctx.base.label, ctx.base.how, #expected.a > 0 and
+    table.concat(expected.a, ", ") or "none", n, kinfo.version or "?",
+    kinfo.path, inv.dir))
+  io.stdout:flush()
+  if #expected.a == 0 then
+    say("perf-delta: the baseline %s has no performance_mode test%s — " ..
+        "nothing to compare", ctx.base.label,
+        #filters > 0 and " matching the filter" or "")
+    return M.EXIT.pass
+  end
 
-  local root = M.runs_root(opts, ctx)
-  local logs = root .. "/perf-delta-logs"
-  assert(fs.mkdir_p(logs))
-  local sides = {
-    { name = "base", label = ctx.base.label, co = co_base, what = "baseline" },
-    { name = "head", label = ctx.head_label, co = co_head, what = "HEAD" },
-  }
+  local round_ctx = { inv = inv, kinfo = kinfo, filters = filters,
+                      opts = opts }
+  local records = {}
   local bar = progress(2 * n)
-  local base_sidecars = 0
   for i = 0, n - 1 do
     for _, side in ipairs(sides) do
-      local leaf = string.format("%s/perf-delta-noise-%s-%s-%d", root,
-                                 side.name, side.label, i)
-      fs.remove_tree(leaf)
-      assert(fs.mkdir_p(leaf))
-      local argv = { host.exe, "test", "--kernel", kinfo.path,
-                     "--perf-only" }
-      if i > 0 then argv[#argv + 1] = "--no-build" end
-      for _, f in ipairs(filters) do
-        argv[#argv + 1] = "-E"
-        argv[#argv + 1] = f
-      end
-      if opts.jobs then
-        argv[#argv + 1] = "--jobs"
-        argv[#argv + 1] = tostring(opts.jobs)
-      end
-      if opts["--"] then
-        argv[#argv + 1] = "--"
-        for _, a in ipairs(opts["--"]) do argv[#argv + 1] = a end
-      end
-      local log = string.format("%s/%s-%d.log", logs, side.name, i)
       bar.start(string.format("%s %s round %d/%d", side.what, side.label,
                               i + 1, n))
-      local r, err = proc.run(argv, {
-        cwd = side.co:path(), stdout = log, stderr = "stdout",
-        env = { PWD = side.co:path(),
-                SCHEDTEST_PERF_ONLY = "1", SCHEDTEST_SIDECAR_DIR = leaf,
-                SCHEDTEST_PROJECT_COMMIT = side.label,
-                SCHEDTEST_RUNS_ROOT = root } })
-      if not r then
-        bar.finish()
-        return env_error("cannot start `schedtest test`: " .. err)
-      end
-      if r.interrupted or host.interrupted() then
-        bar.finish()
-        error("interrupted!", 0)
-      end
-      local count = count_sidecars(leaf)
-      if side.name == "base" then base_sidecars = base_sidecars + count end
-      if r.ok then
-        bar.finish()
-      else
-        bar.finish(string.format("perf-delta --noise-adjust: warning: %s " ..
-          "run %d exited %s (%d sidecar(s) written); log: %s", side.what, i,
-          r.code and ("with status " .. r.code) or "on a signal", count,
-          log))
+      local doc, why = M.run_round(side, i, n, round_ctx)
+      bar.finish(doc and round_failures(doc, side, i))
+      if not doc then return env_error(why) end
+      for _, t in ipairs(doc.tests or {}) do
+        records[#records + 1] = { side = side.side, test = t.name,
+          status = t.status, reasons = t.reasons, round = i }
       end
     end
   end
 
-  if base_sidecars == 0 then
-    say("perf-delta: no performance_mode sidecars produced at baseline %s " ..
-        "— nothing to compare (the baseline has no performance_mode tests " ..
-        "matching the filter, or every run failed; logs in %s)",
-        ctx.base.label, logs)
-    return M.EXIT.pass
-  end
-  local pool, pmsg = open_pool(root)
+  local health = require("schedtest.health").assess(records, {
+    asked = n, min_runs = opts.min_runs, expected = expected,
+    labels = { a = "baseline " .. ctx.base.label,
+               b = "HEAD " .. ctx.head_label } })
+  local pool, pmsg = open_pool(inv.dir)
   if not pool then return env_error(pmsg) end
-  return M.compare_and_report(pool, opts, ctx, "noise")
+  ctx.invocation = inv
+  return M.compare_and_report(pool, opts, ctx, "noise", health)
 end
 -- }==================================================================
 

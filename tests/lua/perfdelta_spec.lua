@@ -8,15 +8,19 @@ local fs = require "schedtest.fs"
 
 -- Write `runs` sidecars of test `name` for `commit` into the project's
 -- pool, one run per subdirectory (readers walk one level below run dirs).
-local function write_runs(dir, commit, name, values)
+local function write_runs(dir, commit, name, values, run_dir)
   for i, v in ipairs(values) do
     local t = S.make({ test_name = name, project_commit = commit })
+    if v.failed then
+      t.passed = false
+      t.failure_reasons = sidecar.array({ v.failed })
+    end
     t.stats.worst_p99_wake_latency_us = v.p99 or t.stats.worst_p99_wake_latency_us
     t.stats.total_iterations = v.iters or t.stats.total_iterations
     t.stats.worst_gap_ms = v.gap or t.stats.worst_gap_ms
     t.kernel_version = "6.12.117"
-    local leaf = string.format("%s/target/ktstr/6.12.117-%s/run%d", dir,
-                               commit, i)
+    local leaf = string.format("%s/target/ktstr/%s/run%d", dir,
+                               run_dir or ("6.12.117-" .. commit), i)
     assert(fs.mkdir_p(leaf))
     assert(sidecar.write(t, { dir = leaf }))
   end
@@ -60,11 +64,13 @@ describe("perf-delta flag validation", function()
     for _, flag in ipairs({ "--base", "--base-ref", "--default-branch", "-E",
         "--relevant", "--kernel", "--noise-adjust", "--noise-spread-threshold",
         "--threshold", "--policy", "--fail-threshold", "--must-fail",
-        "--all-metrics", "--format", "--output", "--jobs" }) do
+        "--all-metrics", "--format", "--output", "--jobs", "--min-runs" }) do
       assert.matches(flag, r.out, 1, true)
     end
     assert.matches("[default: 5]", r.out, 1, true)
-    assert.matches("exit status: 0 pass", r.out, 1, true)
+    assert.matches("exit status: 0 the gate passed", r.out, 1, true)
+    assert.matches("a test failed at HEAD", r.out, 1, true)
+    assert.matches("A failed run never passes", r.out, 1, true)
   end)
 end)
 
@@ -118,6 +124,53 @@ describe("perf-delta cached mode", function()
     local doc = require("cjson").decode(fs.read_file(dir .. "/report.json"))
     assert.are.equal(base, doc.sides.a.label)
     assert.are.equal(head, doc.sides.b.label)
+  end)
+
+  it("fails a test that fails at HEAD, naming it in every format",
+     function()
+    write_runs(dir, base, "perf_a", { { p99 = 50 }, { p99 = 51 } })
+    write_runs(dir, base, "perf_b", { { p99 = 50 }, { p99 = 51 } })
+    write_runs(dir, head, "perf_a", { { p99 = 50 }, { p99 = 51 } })
+    write_runs(dir, head, "perf_b", { { failed = "stall: scx_demo left: " ..
+      "runnable task stall" }, { failed = "stall: scx_demo left: " ..
+      "runnable task stall" } })
+    local r = perf_delta(dir, {})
+    assert.are.equal(1, r.code, r.out .. r.err)
+    assert.matches("perf_b failed at HEAD " .. head .. " in 2 of 2 run(s): " ..
+                   "stall: scx_demo left", r.out, 1, true)
+    assert.matches("gate: FAIL", r.out, 1, true)
+    assert.matches("runs taken for " .. head .. ": 4 from 6.12.117-" .. head,
+                   r.out, 1, true)
+    for _, fmt in ipairs({ "json", "markdown", "junit", "html" }) do
+      local f = perf_delta(dir, { "--format", fmt })
+      assert.are.equal(1, f.code, fmt .. ": " .. f.err)
+      assert.matches("perf_b failed at HEAD", f.out, 1, true)
+      assert.matches("FAILED", f.out, 1, true)
+    end
+    -- a flaky baseline with a clean HEAD passes only when --min-runs
+    -- allows the missing run
+    gitfix.sh(dir, "rm -rf target")
+    write_runs(dir, base, "perf_a", { { p99 = 50 }, { failed = "hang" } })
+    write_runs(dir, head, "perf_a", { { p99 = 50 }, { p99 = 51 } })
+    assert.are.equal(0, perf_delta(dir, {}).code)
+    local strict = perf_delta(dir, { "--min-runs", "2" })
+    assert.are.equal(1, strict.code)
+    assert.matches("perf_a is incomplete (at least 2 usable run(s) per " ..
+                   "side needed): baseline " .. base .. " has 1 usable of " ..
+                   "2 run(s), 1 failed: hang", strict.out, 1, true)
+  end)
+
+  it("warns when a -dirty label's runs come from several runs", function()
+    write_runs(dir, base, "perf_a", { { p99 = 50 } })
+    write_runs(dir, head .. "-dirty", "perf_a", { { p99 = 50 } }, "edit1")
+    write_runs(dir, head .. "-dirty", "perf_a", { { p99 = 50 } }, "edit2")
+    gitfix.sh(dir, "echo dirty >> a.txt")
+    local r = perf_delta(dir, {})
+    assert.are.equal(0, r.code, r.err)
+    assert.matches("the runs labelled " .. head .. "-dirty come from 2 " ..
+                   "different run directories", r.err, 1, true)
+    assert.matches("runs taken for " .. head .. "-dirty: 1 from edit1, 1 " ..
+                   "from edit2", r.out, 1, true)
   end)
 
   it("says which commits the pool holds when a side is empty", function()

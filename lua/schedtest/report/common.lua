@@ -95,10 +95,36 @@ function M.verdict_text(r)
   return v
 end
 
---- Overall word of the footer: STABLE, REGRESSED, IMPROVED or both.
+--- Tests whose runs were not all usable (schedtest.health), one entry
+-- each: { test, a = "usable/runs", b = "usable/runs", state, why }.
+-- Every report format lists these: a failed run is never hidden.
+function M.health_rows(result)
+  local h = result.health
+  local out = {}
+  if not h then return out end
+  local function cell(e)
+    local s = string.format("%d/%d", e.usable, e.asked or e.runs)
+    if e.failed > 0 then s = s .. string.format(" (%d failed)", e.failed) end
+    return s
+  end
+  for _, t in ipairs(h.tests) do
+    if t.state ~= "ok" and t.why then
+      out[#out + 1] = { test = t.test, a = cell(t.a), b = cell(t.b),
+                        state = t.state, why = t.why }
+    end
+  end
+  return out
+end
+
+--- Overall word of the footer: STABLE, REGRESSED, IMPROVED or both;
+-- BROKEN when only failed or missing runs tripped the gate.
 function M.overall(result)
   local t = result.totals or {}
   local regressed = result.gate and result.gate.fails
+  if regressed and (t.regressions or 0) == 0 and result.health and
+     #result.health.failures > 0 then
+    return "BROKEN"
+  end
   local improved = (t.improvements or 0) > 0 and
     (t.improvements or 0) >= math.max(1, result.fail_threshold or 5)
   if regressed and improved then return "REGRESSED + IMPROVED" end

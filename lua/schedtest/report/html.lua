@@ -100,6 +100,19 @@ function M.render(result, opts)
          esc(table.concat(g.reasons or {}, "; ")) .. "</p>")
     or ('<p id="gate">Gate: pass (fail threshold ' ..
         esc(g.fail_threshold or result.fail_threshold) .. ")</p>")
+  local broken = common.health_rows(result)
+  if #broken > 0 then
+    out[#out + 1] = '<h2>Tests without a complete comparison</h2>' ..
+      '<table id="health"><thead><tr><th>test</th><th>A usable</th>' ..
+      '<th>B usable</th><th>state</th><th>why</th></tr></thead><tbody>'
+    for _, h in ipairs(broken) do
+      out[#out + 1] = string.format('<tr><td>%s</td><td class="num">%s' ..
+        '</td><td class="num">%s</td><td class="REGRESSION">%s</td>' ..
+        '<td>%s</td></tr>', esc(h.test), esc(h.a), esc(h.b), esc(h.state),
+        esc(h.why))
+    end
+    out[#out + 1] = "</tbody></table>"
+  end
   local rows = common.visible_rows(result, opts.all_metrics)
   if #rows > 0 then
     out[#out + 1] = "<h2>Metrics</h2><table id=\"metrics\"><thead><tr>" ..
@@ -131,10 +144,14 @@ function M.render(result, opts)
     out[#out + 1] = '<p class="muted">No metric changed meaningfully.</p>'
   end
   local hd = result.host_delta
-  if (hd and #hd.changes > 0) or #(result.warnings or {}) > 0 then
+  if (hd and #hd.changes > 0) or #(result.warnings or {}) > 0 or
+     #(result.health and result.health.notes or {}) > 0 then
     out[#out + 1] = "<h2>Warnings and host differences</h2><ul>"
     for _, w in ipairs(result.warnings or {}) do
       out[#out + 1] = "<li>" .. esc(w) .. "</li>"
+    end
+    for _, n in ipairs(result.health and result.health.notes or {}) do
+      out[#out + 1] = "<li>" .. esc(n) .. "</li>"
     end
     for _, ch in ipairs(hd and hd.changes or {}) do
       out[#out + 1] = string.format("<li>host <code>%s</code>: %s → %s</li>",

@@ -42,6 +42,13 @@ function M.render(result)
       'name="%s">%s</testcase>', xml("perf-delta." .. (r.key or r.test)),
       xml(name), inner)
   end
+  for _, h in ipairs(common.health_rows(result)) do
+    failures = failures + 1
+    cases[#cases + 1] = string.format('    <testcase classname="%s" ' ..
+      'name="runs">\n      <failure message="%s" type="%s">%s</failure>' ..
+      '\n    </testcase>', xml("perf-delta." .. h.test),
+      xml(h.test .. ": " .. h.state), xml(h.state), xml(h.why))
+  end
   local g = result.gate or {}
   local gate_inner = ""
   if g.fails then

@@ -40,6 +40,18 @@ function M.render(result, opts)
     out[#out + 1] = "Gate: pass (fail threshold " ..
       tostring(g.fail_threshold or result.fail_threshold) .. ")"
   end
+  local broken = common.health_rows(result)
+  if #broken > 0 then
+    out[#out + 1] = ""
+    out[#out + 1] = "**Tests without a complete comparison** (usable runs):"
+    out[#out + 1] = ""
+    out[#out + 1] = "| test | A | B | state | why |"
+    out[#out + 1] = "|---|--:|--:|---|---|"
+    for _, h in ipairs(broken) do
+      out[#out + 1] = string.format("| %s | %s | %s | **%s** | %s |",
+        esc(h.test), esc(h.a), esc(h.b), esc(h.state), esc(h.why))
+    end
+  end
   local rows = common.visible_rows(result, opts.all_metrics)
   if #rows > 0 then
     out[#out + 1] = ""
@@ -61,6 +73,9 @@ function M.render(result, opts)
   end
   local notes = {}
   for _, w in ipairs(result.warnings or {}) do notes[#notes + 1] = "- ⚠ " .. esc(w) end
+  for _, n in ipairs(result.health and result.health.notes or {}) do
+    notes[#notes + 1] = "- " .. esc(n)
+  end
   local hd = result.host_delta
   if hd and #hd.changes > 0 then
     for _, ch in ipairs(hd.changes) do

@@ -152,6 +152,32 @@ function M.render(result, opts)
       "(%s, %d run(s))", c.key or c.test, c.metric, c.side:upper(),
       common.num(c.value), c.n or 0)
   end
+  local broken = common.health_rows(result)
+  if #broken > 0 then
+    out[#out + 1] = paint(opts, "REGRESSION", "tests without a complete " ..
+      "comparison") .. string.format(" (usable runs, %s | %s):",
+      result.sides.a.label, result.sides.b.label)
+    local cells = { { "TEST", result.sides.a.label, result.sides.b.label,
+                      "STATE" } }
+    for _, h in ipairs(broken) do
+      cells[#cells + 1] = { h.test, h.a, h.b, h.state }
+    end
+    for _, line in ipairs(common.columns(cells)) do
+      out[#out + 1] = "  " .. line
+    end
+    for _, h in ipairs(broken) do out[#out + 1] = "  " .. h.why end
+  end
+  for _, n in ipairs(result.health and result.health.notes or {}) do
+    out[#out + 1] = "note: " .. n
+  end
+  for _, src in ipairs(result.context and result.context.sources or {}) do
+    local parts = {}
+    for _, f in ipairs(src.from) do
+      parts[#parts + 1] = string.format("%d from %s", f.runs, f.dir)
+    end
+    out[#out + 1] = string.format("runs taken for %s: %s", src.label,
+      #parts > 0 and table.concat(parts, ", ") or "none")
+  end
   local hd = result.host_delta
   if hd and #hd.changes > 0 then
     out[#out + 1] = string.format("host delta ('%s' → '%s'):", hd.a, hd.b)
