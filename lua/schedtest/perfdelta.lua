@@ -441,6 +441,15 @@ local function log_tail(path, n)
   return table.concat(lines, "\n", math.max(1, #lines - n + 1))
 end
 
+-- Why a child may have left no result: its directory cannot be written
+-- (a full disk also swallows the child's own log).  "" when it can.
+local function writable(dir)
+  local probe = dir .. "/.write-probe"
+  local ok, msg = fs.write_atomic(probe, string.rep("x", 4096))
+  os.remove(probe)
+  return ok and "" or (" (" .. dir .. " cannot be written: " .. msg .. ")")
+end
+
 --- Run one side's round i.  Returns the summary of the child run, or
 -- nil, message for anything that is not a test result (the child could
 -- not start, stopped on an environment error, died): those end
@@ -470,10 +479,11 @@ function M.run_round(side, i, n, ctx)
                               doc.error.message, log)
   end
   if not doc or not r.code or r.code > 1 then
-    return nil, string.format("%s: `schedtest test` %s without a result; " ..
-      "last lines of %s:\n%s", where,
+    return nil, string.format("%s: `schedtest test` %s without a result%s;" ..
+      " last lines of %s:\n%s", where,
       r.code and ("exited with status " .. r.code)
-      or ("died on signal " .. tostring(r.signal)), log, log_tail(log, 15))
+      or ("died on signal " .. tostring(r.signal)), writable(ctx.inv.logs),
+      log, log_tail(log, 15))
   end
   doc.log = log
   return doc
@@ -528,6 +538,8 @@ function M.noise(opts, ctx)
   -- A relative --kernel means the user's directory, not the checkout's.
   local kinfo, kmsg = kernel_mod.resolve(opts.kernel)
   if not kinfo then return env_error(kmsg) end
+  local ready, why = require("schedtest.runner").preflight()
+  if not ready then return env_error(why) end
 
   local filters = {}
   for _, f in ipairs(opts.filter or {}) do filters[#filters + 1] = f end

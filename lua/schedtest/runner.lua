@@ -441,6 +441,16 @@ local function vm_env_error(test, msg, code)
                        tostring(msg)), code
 end
 
+--- What every VM needs from the host, checked before anything builds:
+-- qemu runs.  Returns true, or nil, message, code.
+function M.preflight()
+  local version, msg, code = require("schedtest.vm").qemu_version()
+  if not version then
+    return nil, "qemu cannot run: " .. tostring(msg), code
+  end
+  return true
+end
+
 --- Run `tests` of `suite`.  ctx: kernel (resolved), project_commit,
 -- sidecar_dir or runs_root, build (default true), keep_going, jobs, accel,
 -- out (a file, default io.stderr).  Returns the records, or
@@ -452,6 +462,8 @@ function M.run_tests(suite, tests, ctx)
   local out = ctx.out or io.stderr
   ctx.suite = suite
   ctx.binaries = {}
+  local ready, why, wcode = M.preflight()
+  if not ready then return nil, why, wcode, {} end
   -- Build logs live beside the pool (".logs" is not a run directory), never
   -- in the user's project tree.
   local log_dir = (ctx.sidecar_dir or ctx.runs_root or suite.root) ..
