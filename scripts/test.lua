@@ -20,7 +20,8 @@ run directory's old sidecars.
 Filters: test(/regex/), test(=exact), test(substring), a bare word,
 scheduler(...), perf(), all(), none(); combine with | & not - ( ).]],
   epilog = "exit status: 0 all passed; 1 a test failed; 2 usage or " ..
-           "environment error; 130 interrupted.",
+           "environment error; 130 interrupted (143 SIGTERM, " ..
+           "129 SIGHUP).",
 }
 p:option{ "--kernel", metavar = "KERNEL",
           help = "bzImage, kernel source tree or cache name " ..

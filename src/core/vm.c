@@ -809,8 +809,9 @@ int st_vm_poll(st_vm *vm, int wait_ms)
             snprintf(vm->reason, sizeof vm->reason, "interrupted in stage %s",
                      vm->stage);
             read_stderr(vm);
-            return st_error_set(ST_EINTR, "vm: interrupted (Ctrl-C); qemu "
-                                "was killed in stage %s", vm->stage);
+            return st_error_set(ST_EINTR, "vm: interrupted (Ctrl-C, SIGTERM "
+                                "or SIGHUP); qemu was killed in stage %s",
+                                vm->stage);
         }
         int st;
         pid_t r = waitpid(vm->pid, &st, WNOHANG);

@@ -6,8 +6,8 @@
  *                               stdout = "capture", stderr = "stdout" }))
  *   if not r.ok then io.stderr:write(r.stdout) end
  *
- * Ctrl-C while a child runs stops the child (its whole process group) and
- * the result says `interrupted = true`.
+ * Ctrl-C (or SIGTERM, SIGHUP) while a child runs stops the child (its whole
+ * process group) and the result says `interrupted = true`.
  */
 #include "lua/luax.h"
 
