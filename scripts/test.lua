@@ -120,7 +120,8 @@ local records, rerr, code = runner.run_tests(suite, tests, {
 })
 if not records then
   io.stderr:write("schedtest test: ", rerr, "\n")
-  return code == "EINTR" and 130 or 1
+  if code ~= "EINTR" then return 1 end
+  return 128 + (require("schedtest.host").interrupt_signal() or 2)
 end
 local text, counts = runner.summary(records, started)
 io.stderr:write("\n", text)
