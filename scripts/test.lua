@@ -109,6 +109,18 @@ end
 local kinfo, kmsg = require("schedtest.kernel").resolve(opts.kernel)
 if not kinfo then return fail(kmsg) end
 
+-- Scratch directories (3 MB per VM) of earlier runs that were killed
+-- before they could clean up; ones a live run holds are left alone.
+local swept, serr = require("schedtest.fs").sweep_scratch()
+if not swept then
+  io.stderr:write("schedtest test: warning: sweeping old scratch " ..
+                  "directories: ", serr, "\n")
+elseif swept > 0 then
+  io.stderr:write(string.format("schedtest test: removed %d stale scratch " ..
+                                "director%s\n", swept,
+                                swept == 1 and "y" or "ies"))
+end
+
 local commit = require("schedtest.git").project_commit(suite.root)
 local started = os.time()
 local records, rerr, code = runner.run_tests(suite, tests, {
