@@ -117,6 +117,18 @@ end
 local kinfo, kmsg, kcode = require("schedtest.kernel").resolve(opts.kernel)
 if not kinfo then return fail(kmsg, kcode) end
 
+-- Scratch directories (3 MB per VM) of earlier runs that were killed
+-- before they could clean up; ones a live run holds are left alone.
+local swept, serr = require("schedtest.fs").sweep_scratch()
+if not swept then
+  io.stderr:write("schedtest test: warning: sweeping old scratch " ..
+                  "directories: ", serr, "\n")
+elseif swept > 0 then
+  io.stderr:write(string.format("schedtest test: removed %d stale scratch " ..
+                                "director%s\n", swept,
+                                swept == 1 and "y" or "ies"))
+end
+
 local commit = require("schedtest.git").project_commit(suite.root)
 local started = os.time()
 local records, rerr, code = runner.run_tests(suite, tests, {
@@ -129,6 +141,9 @@ local records, rerr, code = runner.run_tests(suite, tests, {
 if not records then
   -- runner.run_tests raises on an interrupt; anything else that stops a
   -- run is the environment's doing (see runner.run_tests).
+  if code == "EINTR" then
+    return 128 + (require("schedtest.host").interrupt_signal() or 2)
+  end
   return fail(rerr, code)
 end
 local text, counts = runner.summary(records, started)

@@ -19,7 +19,8 @@ typedef struct {
  * far, through luax_pcall.  The handler returns "incomplete" to ask for
  * another line; anything else ends the chunk.  Ctrl-C at the prompt drops
  * the pending chunk; Ctrl-C while the handler runs raises "interrupted!"
- * inside it.  Returns at end of input (Ctrl-D).
+ * inside it.  Returns at end of input (Ctrl-D), or on SIGTERM/SIGHUP (at
+ * the prompt or in a chunk) with luax_interrupted() still set.
  */
 void st_repl_run(lua_State *L, int handler, const st_repl_opts *opts);
 

@@ -19,8 +19,10 @@
 
 #define PROGNAME "schedtest"
 
-/* Exit statuses of the host itself (a command chooses its own). */
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+/* Exit statuses of the host itself (a command chooses its own); a stop
+ * signal n gives the shell convention 128 + n (130 SIGINT, 143 SIGTERM,
+ * 129 SIGHUP). */
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_SIGNAL_BASE = 128 };
 
 static void print_error(const char *msg)
 {
@@ -165,8 +167,9 @@ static int pmain(lua_State *L)
     }
     if (status != LUA_OK) {
         print_error(lua_tostring(L, -1));
-        lua_pushinteger(L, luax_interrupted() ? EXIT_INTERRUPTED
-                                              : EXIT_ERROR);
+        lua_pushinteger(L, luax_interrupted()
+                               ? EXIT_SIGNAL_BASE + luax_interrupt_signal()
+                               : EXIT_ERROR);
         return 1;
     }
     /* cli.main returns the exit status: integer, or true/nil for 0. */

@@ -27,6 +27,17 @@ static void on_prompt_sigint(int sig)
     prompt_interrupted = 1;
 }
 
+/*
+ * SIGTERM or SIGHUP arrived (luax_pcall's handler, which the host's outer
+ * call leaves installed at the prompt, recorded it): leave the loop.
+ * SIGINT only drops the current chunk.
+ */
+static int quit_requested(void)
+{
+    int sig = luax_interrupt_signal();
+    return sig != 0 && sig != SIGINT;
+}
+
 /* {====================================================================
  * Terminal input through readline's callback interface: we own the
  * select() loop, so a Ctrl-C at the prompt (EINTR) can drop the line and
@@ -53,7 +64,8 @@ static char *read_line_tty(const char *prompt)
         FD_ZERO(&fds);
         FD_SET(STDIN_FILENO, &fds);
         if (select(STDIN_FILENO + 1, &fds, NULL, NULL, NULL) < 0) {
-            if (errno == EINTR && prompt_interrupted) {
+            if (errno == EINTR && (prompt_interrupted ||
+                                   quit_requested())) {
                 rl_free_line_state();
                 rl_callback_sigcleanup();
                 rl_callback_handler_remove();
@@ -114,7 +126,9 @@ void st_repl_run(lua_State *L, int handler, const st_repl_opts *opts)
 
     int pending = 0; /* lines in the current chunk */
     lua_pushnil(L);  /* slot for the accumulated chunk string */
-    for (;;) {
+    /* A SIGTERM landing between this check and the blocking read is seen
+     * only at the next line of input; the window is a few instructions. */
+    while (!quit_requested()) {
         prompt_interrupted = 0;
         char *line = read_line(tty, pending ? opts->prompt2 : opts->prompt);
         if (prompt_interrupted) {
@@ -154,9 +168,11 @@ void st_repl_run(lua_State *L, int handler, const st_repl_opts *opts)
             pending = (r && strcmp(r, "incomplete") == 0) ? pending + 1 : 0;
         }
         lua_pop(L, 1);
-        luax_clear_interrupted();
         fflush(stdout);
         fflush(stderr);
+        if (quit_requested())
+            break; /* keep the signal recorded for the caller */
+        luax_clear_interrupted();
     }
     lua_pop(L, 1);
     if (tty) {

@@ -18,8 +18,17 @@ local math_type = math.type
 
 local M = {}
 
---- Exit statuses shared by every command (documented in README).
-M.EXIT = { ok = 0, fail = 1, usage = 2, interrupted = 130 }
+--- Exit statuses shared by every command (documented in README).  A stop
+-- signal n exits 128 + n, the shell's convention.
+M.EXIT = { ok = 0, fail = 1, usage = 2, interrupted = 130, hangup = 129,
+           terminated = 143 }
+
+-- What to tell the user for each stop signal.
+local STOP_MESSAGES = {
+  SIGINT = "interrupted",
+  SIGTERM = "terminated (SIGTERM)",
+  SIGHUP = "hangup (SIGHUP)",
+}
 
 local function readable(path)
   local f = io.open(path, "r")
@@ -127,10 +136,12 @@ local function exit_status(ok, result)
       return M.EXIT.usage
     end
     if host.interrupted() then
-      -- Ctrl-C: the unwinding already closed VMs, checkouts and locks; a
-      -- traceback would only be noise.
-      io.stderr:write("\nschedtest: interrupted\n")
-      return M.EXIT.interrupted
+      -- Ctrl-C, SIGTERM or SIGHUP: the unwinding already closed VMs,
+      -- checkouts and locks; a traceback would only be noise.
+      local signo, name = host.interrupt_signal()
+      io.stderr:write("\nschedtest: ", STOP_MESSAGES[name] or "interrupted",
+                      "\n")
+      return signo and 128 + signo or M.EXIT.interrupted
     end
     io.stderr:write("schedtest: ", result, "\n")
     return M.EXIT.fail

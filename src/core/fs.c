@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int fail_errno(int errnum, const char *what, const char *path)
@@ -163,11 +164,15 @@ int st_fs_cwd(char **out)
     return 0;
 }
 
-int st_fs_mkdtemp(char **out, const char *prefix)
+static const char *tmp_dir(void)
 {
     const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
+    return tmp && *tmp ? tmp : "/tmp";
+}
+
+int st_fs_mkdtemp(char **out, const char *prefix)
+{
+    const char *tmp = tmp_dir();
     char *buf;
     if (asprintf(&buf, "%s/%sXXXXXX", tmp, prefix) < 0)
         return st_error_set(ST_ENOMEM, "out of memory");
@@ -179,6 +184,209 @@ int st_fs_mkdtemp(char **out, const char *prefix)
     *out = buf;
     return 0;
 }
+
+/* {====================================================================
+ * Scratch directories
+ * ===================================================================== */
+
+/*
+ * Create and lock `dir`/ST_FS_SCRATCH_LOCK.  The file is made and locked
+ * under a temporary name and only then renamed into place, so a sweep
+ * never finds the lock file of a live directory unlocked.
+ */
+static int hold_scratch_lock(const char *dir, int *out)
+{
+    char tmp[PATH_MAX], lock[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s/%s.new", dir, ST_FS_SCRATCH_LOCK) >=
+            (int)sizeof tmp ||
+        snprintf(lock, sizeof lock, "%s/%s", dir, ST_FS_SCRATCH_LOCK) >=
+            (int)sizeof lock)
+        return st_error_set(ST_EINVAL, "path too long: %s", dir);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+    if (fd < 0)
+        return fail_errno(errno, "cannot create", tmp);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || rename(tmp, lock) < 0) {
+        int e = errno;
+        close(fd);
+        return fail_errno(e, "cannot lock", tmp);
+    }
+    *out = fd;
+    return 0;
+}
+
+int st_fs_scratch_new(st_fs_scratch *s, const char *prefix)
+{
+    s->path = NULL;
+    s->lock_fd = -1;
+    char *dir;
+    int rc = st_fs_mkdtemp(&dir, prefix);
+    if (rc < 0)
+        return rc;
+    int fd;
+    if ((rc = hold_scratch_lock(dir, &fd)) < 0) {
+        st_fs_remove_tree(dir);
+        free(dir);
+        return rc;
+    }
+    s->path = dir;
+    s->lock_fd = fd;
+    return 0;
+}
+
+/* Close the lock (if any) and forget the directory. */
+static void scratch_forget(st_fs_scratch *s)
+{
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    free(s->path);
+    s->path = NULL;
+    s->lock_fd = -1;
+}
+
+int st_fs_scratch_remove(st_fs_scratch *s)
+{
+    /* Remove before unlocking: a sweep then never races us for it. */
+    int rc = s->path ? st_fs_remove_tree(s->path) : 0;
+    scratch_forget(s);
+    return rc;
+}
+
+void st_fs_scratch_keep(st_fs_scratch *s)
+{
+    if (s->path) {
+        char lock[PATH_MAX], keep[PATH_MAX];
+        snprintf(lock, sizeof lock, "%s/%s", s->path, ST_FS_SCRATCH_LOCK);
+        snprintf(keep, sizeof keep, "%s/%s", s->path, ST_FS_SCRATCH_KEEP);
+        rename(lock, keep); /* best effort: at worst a sweep removes it */
+    }
+    scratch_forget(s);
+}
+
+/* The newest mtime of the directory `dfd` (stat `st`) and its entries. */
+static time_t newest_mtime(int dfd, const struct stat *st)
+{
+    time_t newest = st->st_mtime;
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return newest;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat est;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue; /* "." is `st`; ".." is $TMPDIR, always fresh */
+        if (fstatat(dfd, e->d_name, &est, AT_SYMLINK_NOFOLLOW) == 0 &&
+            est.st_mtime > newest)
+            newest = est.st_mtime;
+    }
+    closedir(d);
+    return newest;
+}
+
+/*
+ * Whether the scratch directory open as `dfd` is stale.  When its lock
+ * file could be taken, `*lock` holds it: keep it until the directory is
+ * gone, so a second sweep running at once leaves the directory alone.
+ */
+static int scratch_stale(int dfd, const struct stat *st, int *lock)
+{
+    *lock = -1;
+    if (faccessat(dfd, ST_FS_SCRATCH_KEEP, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    int fd = openat(dfd, ST_FS_SCRATCH_LOCK,
+                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            close(fd); /* held: in use (or cannot tell: leave it) */
+            return 0;
+        }
+        *lock = fd;
+        return 1;
+    }
+    if (errno != ENOENT)
+        return 0;
+    return time(NULL) - newest_mtime(dfd, st) > ST_FS_SCRATCH_UNLOCKED_AGE_S;
+}
+
+/* Sweep one `$TMPDIR/name`; 1 removed, 0 left, < 0 removal failed. */
+static int sweep_one(const char *path)
+{
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return 0; /* gone meanwhile, not a directory, or not ours */
+    struct stat st;
+    int lock = -1, rc = 0;
+    if (fstat(dfd, &st) == 0 && st.st_uid == geteuid() &&
+        scratch_stale(dfd, &st, &lock)) {
+        rc = st_fs_remove_tree(path);
+        if (rc == 0)
+            rc = 1;
+    }
+    if (lock >= 0)
+        close(lock);
+    close(dfd);
+    return rc;
+}
+
+static int sweep_prefix(const char *prefix, size_t *removed)
+{
+    const char *tmp = tmp_dir();
+    char **names;
+    size_t n;
+    int rc = st_fs_list(&names, &n, tmp);
+    if (rc < 0)
+        return rc;
+    int first_err = 0;
+    size_t plen = strlen(prefix);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(names[i], prefix, plen) != 0)
+            continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", tmp, names[i]) >=
+            (int)sizeof path)
+            continue;
+        int r = sweep_one(path);
+        if (r > 0)
+            (*removed)++;
+        else if (r < 0 && first_err == 0)
+            first_err = r;
+    }
+    st_fs_list_free(names);
+    return first_err;
+}
+
+int st_fs_sweep_scratch(const char *prefix, size_t *removed)
+{
+    static const char *const all[] = {
+        ST_FS_SCRATCH_VM, ST_FS_SCRATCH_PROC, ST_FS_SCRATCH_SNAP, NULL
+    };
+    size_t count = 0;
+    if (removed)
+        *removed = 0;
+    if (prefix && (strncmp(prefix, "schedtest-", 10) != 0 ||
+                   strchr(prefix, '/')))
+        return st_error_set(ST_EINVAL, "scratch prefix '%s' must start "
+                            "with 'schedtest-' and name no directory",
+                            prefix);
+    int rc = 0;
+    if (prefix) {
+        rc = sweep_prefix(prefix, &count);
+    } else {
+        for (int i = 0; all[i]; i++) {
+            int r = sweep_prefix(all[i], &count);
+            if (r < 0 && rc == 0)
+                rc = r;
+        }
+    }
+    if (removed)
+        *removed = count;
+    return rc;
+}
+/* }==================================================================== */
 
 static int write_all(int fd, const char *data, size_t len)
 {

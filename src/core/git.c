@@ -460,13 +460,14 @@ int st_git_snapshot(char tree[ST_GIT_HEXSZ], size_t *changes,
     /* Work on a private copy of the index owned by a second repository
      * object, so neither the index file nor the caller's repository object
      * ever sees the additions. */
-    char *tmpdir = NULL, *idxcopy = NULL, *idxpath = NULL;
+    st_fs_scratch tmp = ST_FS_SCRATCH_INIT;
+    char *idxcopy = NULL, *idxpath = NULL;
     git_repository *r2 = NULL;
     git_index *idx = NULL;
-    int rc = st_fs_mkdtemp(&tmpdir, "schedtest-snap-");
+    int rc = st_fs_scratch_new(&tmp, ST_FS_SCRATCH_SNAP);
     if (rc < 0)
         return rc;
-    if (asprintf(&idxcopy, "%s/index", tmpdir) < 0 ||
+    if (asprintf(&idxcopy, "%s/index", tmp.path) < 0 ||
         asprintf(&idxpath, "%sindex", git_repository_path(r)) < 0) {
         rc = st_error_set(ST_ENOMEM, "out of memory");
         goto out;
@@ -496,9 +497,7 @@ int st_git_snapshot(char tree[ST_GIT_HEXSZ], size_t *changes,
 out:
     git_index_free(idx);
     git_repository_free(r2);
-    if (tmpdir)
-        st_fs_remove_tree(tmpdir);
-    free(tmpdir);
+    st_fs_scratch_remove(&tmp);
     free(idxcopy);
     free(idxpath);
     return rc;

@@ -39,8 +39,8 @@ struct st_vm {
     st_vm_opts o;
     st_vm_accel accel;
     char *accel_why;
-    char *dir;
-    int own_dir;
+    char *dir;             /* the caller's workdir, or scratch.path */
+    st_fs_scratch scratch; /* ours when opts->workdir was NULL */
     char *console_path, *results_path, *stderr_path;
     pid_t pid;
     int exited, status, killed;
@@ -436,16 +436,18 @@ static int vm_alloc(st_vm **out, const st_vm_opts *opts)
     vm->o = *opts;
     vm_init(vm);
     set_defaults(vm);
+    vm->scratch = (st_fs_scratch)ST_FS_SCRATCH_INIT;
     int rc;
     if (opts->workdir) {
         vm->dir = strdup(opts->workdir);
         rc = vm->dir ? st_fs_mkdir_p(vm->dir, 0755) : ST_ENOMEM;
     } else {
-        rc = st_fs_mkdtemp(&vm->dir, "schedtest-vm-");
-        vm->own_dir = 1;
+        rc = st_fs_scratch_new(&vm->scratch, ST_FS_SCRATCH_VM);
+        vm->dir = vm->scratch.path;
     }
     if (rc < 0) {
-        free(vm->dir);
+        if (opts->workdir)
+            free(vm->dir);
         free(vm);
         return rc;
     }
@@ -809,8 +811,9 @@ int st_vm_poll(st_vm *vm, int wait_ms)
             snprintf(vm->reason, sizeof vm->reason, "interrupted in stage %s",
                      vm->stage);
             read_stderr(vm);
-            return st_error_set(ST_EINTR, "vm: interrupted (Ctrl-C); qemu "
-                                "was killed in stage %s", vm->stage);
+            return st_error_set(ST_EINTR, "vm: interrupted (Ctrl-C, SIGTERM "
+                                "or SIGHUP); qemu was killed in stage %s",
+                                vm->stage);
         }
         int st;
         pid_t r = waitpid(vm->pid, &st, WNOHANG);
@@ -870,9 +873,12 @@ void st_vm_free(st_vm *vm)
     free(vm->rbuf);
     free(vm->errtext);
     free(vm->accel_why);
-    if (vm->own_dir && !getenv("SCHEDTEST_KEEP_VM"))
-        st_fs_remove_tree(vm->dir);
-    free(vm->dir);
+    if (!vm->scratch.path)
+        free(vm->dir);
+    else if (getenv("SCHEDTEST_KEEP_VM"))
+        st_fs_scratch_keep(&vm->scratch);
+    else
+        st_fs_scratch_remove(&vm->scratch);
     free(vm->console_path);
     free(vm->results_path);
     free(vm->stderr_path);

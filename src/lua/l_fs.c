@@ -102,6 +102,18 @@ static int l_fs_tempdir(lua_State *L)
     return push_owned(L, rc, out);
 }
 
+/* sweep_scratch([prefix]) -> number of stale scratch directories removed
+ * (every schedtest kind when prefix is nil) */
+static int l_fs_sweep_scratch(lua_State *L)
+{
+    size_t removed;
+    int rc = st_fs_sweep_scratch(luaL_optstring(L, 1, NULL), &removed);
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_pushinteger(L, (lua_Integer)removed);
+    return 1;
+}
+
 /* write_atomic(path, data [, mode=0644]) -> true */
 static int l_fs_write_atomic(lua_State *L)
 {
@@ -179,6 +191,7 @@ static const luaL_Reg fs_funcs[] = {
     {"realpath", l_fs_realpath},
     {"cwd", l_fs_cwd},
     {"tempdir", l_fs_tempdir},
+    {"sweep_scratch", l_fs_sweep_scratch},
     {"write_atomic", l_fs_write_atomic},
     {"read_file", l_fs_read_file},
     {"lock", l_fs_lock},

@@ -8,7 +8,8 @@
  *   host.exe           -- path of the schedtest binary
  *   host.repl(handler, {prompt=, prompt2=, history=, history_size=})
  *   host.isatty(fd)
- *   host.interrupted()  -- true once Ctrl-C arrived inside Lua code
+ *   host.interrupted()  -- true once SIGINT/SIGTERM/SIGHUP arrived
+ *   host.interrupt_signal()  -- 15, "SIGTERM" (or nil): which one
  */
 #include "lua/luax.h"
 
@@ -17,6 +18,7 @@
 #include "schedtest/schedtest.h"
 #include "schedtest/stats.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 /* repl(handler [, opts]): run the read-eval loop until end of input. */
@@ -36,6 +38,10 @@ static int l_host_repl(lua_State *L)
                                                       opts.history_size);
     }
     st_repl_run(L, 1, &opts);
+    /* The loop ended on SIGTERM/SIGHUP (at the prompt or in a chunk):
+     * unwind like any interrupted command, so the exit status says so. */
+    if (luax_interrupted())
+        return luax_raise_interrupted(L);
     return 0;
 }
 
@@ -46,15 +52,34 @@ static int l_host_isatty(lua_State *L)
     return 1;
 }
 
-/* interrupted() -> true once Ctrl-C arrived while Lua code ran */
+/* interrupted() -> true once a stop signal (Ctrl-C, SIGTERM, SIGHUP)
+ * arrived while Lua code ran */
 static int l_host_interrupted(lua_State *L)
 {
     lua_pushboolean(L, luax_interrupted());
     return 1;
 }
 
+/* interrupt_signal() -> signo, name ("SIGINT", "SIGTERM", "SIGHUP") | nil */
+static int l_host_interrupt_signal(lua_State *L)
+{
+    int sig = luax_interrupt_signal();
+    const char *name = sig == SIGINT    ? "SIGINT"
+                       : sig == SIGTERM ? "SIGTERM"
+                       : sig == SIGHUP  ? "SIGHUP"
+                                        : NULL;
+    if (!name) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushinteger(L, sig);
+    lua_pushstring(L, name);
+    return 2;
+}
+
 static const luaL_Reg host_funcs[] = {
     {"interrupted", l_host_interrupted},
+    {"interrupt_signal", l_host_interrupt_signal},
     {"repl", l_host_repl},
     {"isatty", l_host_isatty},
     {NULL, NULL}

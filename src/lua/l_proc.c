@@ -6,8 +6,8 @@
  *                               stdout = "capture", stderr = "stdout" }))
  *   if not r.ok then io.stderr:write(r.stdout) end
  *
- * Ctrl-C while a child runs stops the child (its whole process group) and
- * the result says `interrupted = true`.
+ * Ctrl-C (or SIGTERM, SIGHUP) while a child runs stops the child (its whole
+ * process group) and the result says `interrupted = true`.
  */
 #include "lua/luax.h"
 
@@ -25,14 +25,14 @@ static int stop_on_interrupt(void *payload)
 }
 
 /*
- * Where an output goes: "inherit" (NULL), "capture" (a file in `tmpdir`
- * named `name`, read back afterwards), "stdout" (stderr only) or a path.
+ * Where an output whose option says `v` goes: "inherit" (NULL), "capture"
+ * (a file in `tmpdir` named `name`, read back afterwards), "stdout"
+ * (stderr only; checked by the caller) or a path.
  */
-static const char *output_target(lua_State *L, int opts, const char *key,
-                                 const char *tmpdir, const char *name,
-                                 char *buf, size_t size, int *capture)
+static const char *output_target(const char *v, const char *tmpdir,
+                                 const char *name, char *buf, size_t size,
+                                 int *capture)
 {
-    const char *v = luax_optfieldstring(L, opts, key, "inherit");
     *capture = 0;
     if (strcmp(v, "inherit") == 0)
         return NULL;
@@ -41,11 +41,8 @@ static const char *output_target(lua_State *L, int opts, const char *key,
         *capture = 1;
         return buf;
     }
-    if (strcmp(v, "stdout") == 0) {
-        if (strcmp(key, "stderr") != 0)
-            luaL_error(L, "option 'stdout' cannot be \"stdout\"");
+    if (strcmp(v, "stdout") == 0)
         return "=stdout";
-    }
     return v;
 }
 
@@ -115,35 +112,37 @@ static int l_proc_run(lua_State *L)
         return luaL_argerror(L, 2, "option 'env' must be a table");
     }
 
-    char *tmpdir = NULL;
-    const char *so = luax_optfieldstring(L, 2, "stdout", "inherit");
-    const char *se = luax_optfieldstring(L, 2, "stderr", "inherit");
-    if (strcmp(so, "capture") == 0 || strcmp(se, "capture") == 0) {
-        int rc = st_fs_mkdtemp(&tmpdir, "schedtest-proc-");
-        if (rc < 0)
-            return luax_pushfail(L, rc);
-    }
-    char out_buf[4096], err_buf[4096];
-    int cap_out, cap_err;
+    /* Every option is read (and may raise) before the scratch directory
+     * exists: nothing below raises, so nothing can leak it. */
     st_proc_opts o = {0};
     o.argv = argv;
     o.env_set = env;
     o.cwd = luax_optfieldstring(L, 2, "cwd", NULL);
     o.stdin_path = luax_optfieldstring(L, 2, "stdin", NULL);
-    o.stdout_path = output_target(L, 2, "stdout", tmpdir, "out", out_buf,
-                                  sizeof out_buf, &cap_out);
-    o.stderr_path = output_target(L, 2, "stderr", tmpdir, "err", err_buf,
-                                  sizeof err_buf, &cap_err);
     o.timeout_s = luax_optfieldnumber(L, 2, "timeout", 0);
     o.should_stop = stop_on_interrupt;
+    const char *so = luax_optfieldstring(L, 2, "stdout", "inherit");
+    const char *se = luax_optfieldstring(L, 2, "stderr", "inherit");
+    if (strcmp(so, "stdout") == 0)
+        return luaL_error(L, "option 'stdout' cannot be \"stdout\"");
+
+    st_fs_scratch tmp = ST_FS_SCRATCH_INIT;
+    if (strcmp(so, "capture") == 0 || strcmp(se, "capture") == 0) {
+        int rc = st_fs_scratch_new(&tmp, ST_FS_SCRATCH_PROC);
+        if (rc < 0)
+            return luax_pushfail(L, rc);
+    }
+    char out_buf[4096], err_buf[4096];
+    int cap_out, cap_err;
+    o.stdout_path = output_target(so, tmp.path, "out", out_buf,
+                                  sizeof out_buf, &cap_out);
+    o.stderr_path = output_target(se, tmp.path, "err", err_buf,
+                                  sizeof err_buf, &cap_err);
 
     st_proc_result r;
     int rc = st_proc_run(&r, &o);
     if (rc < 0) {
-        if (tmpdir) {
-            st_fs_remove_tree(tmpdir);
-            free(tmpdir);
-        }
+        st_fs_scratch_remove(&tmp);
         return luax_pushfail(L, rc);
     }
     lua_createtable(L, 0, 8);
@@ -166,10 +165,7 @@ static int l_proc_run(lua_State *L)
         push_capture(L, out_buf, "stdout");
     if (cap_err)
         push_capture(L, err_buf, "stderr");
-    if (tmpdir) {
-        st_fs_remove_tree(tmpdir);
-        free(tmpdir);
-    }
+    st_fs_scratch_remove(&tmp);
     return 1;
 }
 

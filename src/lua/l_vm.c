@@ -401,7 +401,7 @@ static void build_spec(lua_State *L, int o)
 
 typedef struct {
     st_vm *vm;
-    char *dir;        /* our temporary directory (initramfs, VM files) */
+    st_fs_scratch scratch; /* our directory (initramfs, VM files) */
     double prepare_ms; /* kernel resolution + initramfs, before qemu */
     char kversion[128]; /* from the bzImage header */
 } l_vm;
@@ -562,12 +562,14 @@ static int add_modules(st_initramfs *ir, char *lines, size_t size,
 
 /*
  * Everything start() needs before qemu: resolve the kernel, build the
- * initramfs in a fresh temporary directory, fill `opts`.  On failure
- * pushes nil, msg, code and returns the count (3); returns 0 on success
- * with the strings anchored on the stack.
+ * initramfs in a fresh scratch directory (`*scratch`, locked, so a sweep
+ * by a later run can tell it is in use; the caller removes it), fill
+ * `opts`.  On failure pushes nil, msg, code and returns the count (3);
+ * returns 0 on success with the strings anchored on the stack.
  */
-static int prepare(lua_State *L, int o, st_vm_opts *opts, char **dirp,
-                   char **kernel_path, char *kversion, size_t kvsize)
+static int prepare(lua_State *L, int o, st_vm_opts *opts,
+                   st_fs_scratch *scratch, char **kernel_path,
+                   char *kversion, size_t kvsize)
 {
     luax_checkoptions(L, o, run_opts);
     memset(opts, 0, sizeof *opts);
@@ -614,8 +616,9 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts, char **dirp,
     opts->kargs = lua_tostring(L, -1);
 
     st_initramfs *ir = NULL;
-    char *dir = NULL;
-    rc = st_fs_mkdtemp(&dir, "schedtest-vm-");
+    st_fs_scratch sc = ST_FS_SCRATCH_INIT;
+    rc = st_fs_scratch_new(&sc, ST_FS_SCRATCH_VM);
+    const char *dir = sc.path;
     if (rc == 0)
         rc = st_initramfs_new(&ir);
     char modlines[2048] = "";
@@ -661,9 +664,7 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts, char **dirp,
     }
     st_initramfs_free(ir);
     if (rc < 0) {
-        if (dir)
-            st_fs_remove_tree(dir);
-        free(dir);
+        st_fs_scratch_remove(&sc);
         free(*kernel_path);
         lua_pop(L, 1); /* kargs */
         return luax_pushfail(L, rc);
@@ -671,7 +672,7 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts, char **dirp,
     lua_pushstring(L, irpath); /* anchored */
     opts->initramfs = lua_tostring(L, -1);
     opts->kernel = *kernel_path;
-    *dirp = dir;
+    *scratch = sc;
     return 0;
 }
 
@@ -690,12 +691,10 @@ static void release(l_vm *v)
         st_vm_free(v->vm);
         v->vm = NULL;
     }
-    if (v->dir) {
-        if (!getenv("SCHEDTEST_KEEP_VM"))
-            st_fs_remove_tree(v->dir);
-        free(v->dir);
-        v->dir = NULL;
-    }
+    if (getenv("SCHEDTEST_KEEP_VM"))
+        st_fs_scratch_keep(&v->scratch);
+    else
+        st_fs_scratch_remove(&v->scratch);
 }
 
 static int vm_close(lua_State *L)
@@ -783,16 +782,17 @@ static int start_impl(lua_State *L, int run)
     lua_settop(L, 1);
     l_vm *v = lua_newuserdatauv(L, sizeof *v, 1);
     memset(v, 0, sizeof *v);
+    v->scratch = (st_fs_scratch)ST_FS_SCRATCH_INIT;
     luaL_setmetatable(L, VM_TYPE);
     st_vm_opts opts;
     char *kernel = NULL;
     double t0 = mono_ms();
-    int n = prepare(L, 1, &opts, &v->dir, &kernel, v->kversion,
+    int n = prepare(L, 1, &opts, &v->scratch, &kernel, v->kversion,
                     sizeof v->kversion);
     if (n > 0)
         return n;
     v->prepare_ms = mono_ms() - t0;
-    opts.workdir = v->dir;
+    opts.workdir = v->scratch.path;
     int rc = st_vm_start(&v->vm, &opts);
     free(kernel);
     if (rc < 0) {
@@ -912,7 +912,8 @@ static int l_vm_argv(lua_State *L)
 static int l_vm_accel(lua_State *L)
 {
     const char *kernel = NULL, *initramfs = NULL, *qemu = NULL;
-    char *kpath = NULL, *dir = NULL;
+    char *kpath = NULL;
+    st_fs_scratch scratch = ST_FS_SCRATCH_INIT;
     st_vm_opts opts;
     if (lua_istable(L, 1)) {
         qemu = luax_optfieldstring(L, 1, "qemu", NULL);
@@ -920,7 +921,8 @@ static int l_vm_accel(lua_State *L)
             lua_newtable(L);
             lua_pushstring(L, luax_optfieldstring(L, 1, "kernel", NULL));
             lua_setfield(L, -2, "kernel");
-            int n = prepare(L, lua_gettop(L), &opts, &dir, &kpath, NULL, 0);
+            int n = prepare(L, lua_gettop(L), &opts, &scratch, &kpath,
+                            NULL, 0);
             if (n > 0)
                 return n;
             kernel = kpath;
@@ -937,10 +939,7 @@ static int l_vm_accel(lua_State *L)
         rc = st_vm_resolve_accel(&a, &why, qemu, kernel ? kernel : "",
                                  initramfs ? initramfs : "");
     free(kpath);
-    if (dir) {
-        st_fs_remove_tree(dir);
-        free(dir);
-    }
+    st_fs_scratch_remove(&scratch);
     if (rc < 0)
         return luax_pushfail(L, rc);
     lua_pushstring(L, st_vm_accel_name(a));

@@ -176,33 +176,78 @@ int luax_optfieldboolean(lua_State *L, int idx, const char *key, int def)
  * ===================================================================== */
 
 static lua_State *volatile signal_L;
-static volatile sig_atomic_t got_interrupt;
+static volatile sig_atomic_t got_signal; /* 0, SIGINT, SIGTERM or SIGHUP */
+
+/* The signals that stop a run; each one unwinds Lua the same way. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define NSTOP (int)(sizeof stop_signals / sizeof stop_signals[0])
 
 int luax_interrupted(void)
 {
-    return got_interrupt;
+    return got_signal != 0;
+}
+
+int luax_interrupt_signal(void)
+{
+    return got_signal;
 }
 
 void luax_clear_interrupted(void)
 {
-    got_interrupt = 0;
+    got_signal = 0;
 }
 
-/* Hook set by the SIGINT handler: raise at the next Lua instruction. */
+int luax_raise_interrupted(lua_State *L)
+{
+    lua_sethook(L, NULL, 0, 0);
+    return luaL_error(L, "interrupted!");
+}
+
+/* Hook set by the signal handler: raise at the next Lua instruction. */
 static void interrupt_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted!");
+    luax_raise_interrupted(L);
 }
 
-static void on_sigint(int sig)
+static void on_stop_signal(int sig)
 {
-    (void)sig;
-    got_interrupt = 1;
+    /* A request to terminate outranks a Ctrl-C that came first: the exit
+     * status and message must say why the run really ended, and the REPL
+     * must see that it is to quit, not just drop the chunk. */
+    if (got_signal == 0 || got_signal == SIGINT)
+        got_signal = sig;
     if (signal_L)
         lua_sethook(signal_L, interrupt_hook,
                     LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/*
+ * Install on_stop_signal for every stop signal, saving the previous
+ * actions in `old`.  No SA_RESTART: a blocking read or wait returns EINTR
+ * so the code around it can notice.  A SIGHUP ignored at start-up stays
+ * ignored: that is what `nohup schedtest ...` asks for.
+ */
+static void catch_stop_signals(struct sigaction old[NSTOP])
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < NSTOP; i++)
+        sigaddset(&sa.sa_mask, stop_signals[i]);
+    for (int i = 0; i < NSTOP; i++) {
+        sigaction(stop_signals[i], NULL, &old[i]);
+        if (stop_signals[i] == SIGHUP && old[i].sa_handler == SIG_IGN)
+            continue;
+        sigaction(stop_signals[i], &sa, NULL);
+    }
+}
+
+static void restore_stop_signals(const struct sigaction old[NSTOP])
+{
+    for (int i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &old[i], NULL);
 }
 
 /* Message handler: message (honouring __tostring) plus a traceback. */
@@ -226,17 +271,14 @@ int luax_pcall(lua_State *L, int nargs, int nresults)
     lua_pushcfunction(L, msghandler);
     lua_insert(L, base);
 
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
+    struct sigaction old[NSTOP];
     lua_State *prev_L = signal_L;
     signal_L = L;
-    sigaction(SIGINT, &sa, &old);
+    catch_stop_signals(old);
 
     int status = lua_pcall(L, nargs, nresults, base);
 
-    sigaction(SIGINT, &old, NULL);
+    restore_stop_signals(old);
     signal_L = prev_L;
     lua_remove(L, base);
     return status;

@@ -52,15 +52,25 @@ int luax_optfieldboolean(lua_State *L, int idx, const char *key, int def);
 
 /*
  * The one protected path from C into Lua: call the function below `nargs`
- * arguments with a traceback message handler, with SIGINT turned into the
- * Lua error "interrupted!" for the duration of the call.  Returns the
- * lua_pcall status; on error the message (with traceback) is on the stack.
+ * arguments with a traceback message handler, with SIGINT, SIGTERM and
+ * SIGHUP turned into the Lua error "interrupted!" for the duration of the
+ * call (so `<close>` variables and __gc run before the process exits).
+ * The previous actions of all three are restored on return, so calls
+ * nest.  Returns the lua_pcall status; on error the message (with
+ * traceback) is on the stack.
  */
 int luax_pcall(lua_State *L, int nargs, int nresults);
 
-/* Non-zero once SIGINT arrived inside luax_pcall (cleared by the host). */
+/* Non-zero once a stop signal arrived inside luax_pcall (cleared by the
+ * host); C loops waiting on children poll it. */
 int luax_interrupted(void);
+/* Which one: SIGINT, SIGTERM or SIGHUP (a later SIGTERM/SIGHUP replaces
+ * a SIGINT, never the reverse); 0 when none arrived. */
+int luax_interrupt_signal(void);
 void luax_clear_interrupted(void);
+/* Raise the "interrupted!" error now, dropping the hook the signal handler
+ * may have left pending (for C code that saw the signal first). */
+int luax_raise_interrupted(lua_State *L);
 
 /* Openers of the preloaded C modules; see preload.c. */
 int luaopen_schedtest_error(lua_State *L);

@@ -79,3 +79,64 @@ describe("schedtest.fs", function()
   end)
 end)
 
+describe("schedtest.fs.sweep_scratch", function()
+  local sh = require "helpers.sh"
+  local dir
+  before_each(function() dir = assert(fs.tempdir("sweep-spec-")) end)
+  after_each(function() assert(fs.remove_tree(dir)) end)
+
+  -- Run Lua code in a schedtest whose $TMPDIR is `dir`.
+  local function in_tmpdir(code)
+    return sh.schedtest_run({ "-e", code }, { env = { TMPDIR = dir } })
+  end
+
+  it("removes what a SIGKILLed run left and nothing else", function()
+    -- proc.run with a capture makes a locked schedtest-proc-* directory;
+    -- SIGKILL gives it no chance to remove it.
+    assert(os.execute("cd " .. sh.quote(dir) .. " && TMPDIR=. " ..
+      sh.quote(sh.schedtest) .. " -e 'require(\"schedtest.proc\").run(" ..
+      "{\"sh\", \"-c\", \": > ready; exec sleep 30\"}, " ..
+      "{stdout = \"capture\"})' & pid=$!; " ..
+      "i=0; while [ ! -e ready ] && [ $i -lt 200 ]; do sleep 0.05; " ..
+      "i=$((i+1)); done; kill -KILL $pid; wait $pid; true"))
+    local left = {}
+    for _, name in ipairs(assert(fs.list(dir))) do
+      if name:match("^schedtest%-proc%-") then left[#left + 1] = name end
+    end
+    assert.are.equal(1, #left)
+    assert(fs.mkdir_p(dir .. "/schedtest-unrelated"))
+    assert(fs.mkdir_p(dir .. "/other-tool"))
+
+    local r = in_tmpdir("print(require('schedtest.fs').sweep_scratch())")
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("1\n", r.out)
+    assert.is_nil(fs.stat(dir .. "/" .. left[1]))
+    assert.is_not_nil(fs.stat(dir .. "/schedtest-unrelated"))
+    assert.is_not_nil(fs.stat(dir .. "/other-tool"))
+  end)
+
+  it("leaves a directory a live run holds", function()
+    -- A child schedtest sweeps while its parent holds the proc.run
+    -- capture directory its stdout goes to, aged first so only the lock
+    -- protects it: had the sweep removed it, the capture would come back
+    -- empty.
+    local r = in_tmpdir([[
+      local host = require "schedtest.host"
+      local r = require("schedtest.proc").run({ "sh", "-c",
+        'touch -d "2 hours ago" "$TMPDIR"/schedtest-proc-*/* ' ..
+        '"$TMPDIR"/schedtest-proc-* && exec "$0" -e ' ..
+        '"print(require(\'schedtest.fs\').sweep_scratch())"', host.exe },
+        { stdout = "capture" })
+      io.write(r.stdout)
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("0\n", r.out)
+  end)
+
+  it("refuses a prefix that is not schedtest's", function()
+    local n, msg, code = fs.sweep_scratch("tmp")
+    assert.is_nil(n)
+    assert.matches("schedtest%-", msg)
+    assert.are.equal("EINVAL", code)
+  end)
+end)
