@@ -14,6 +14,8 @@ local ipairs, pairs, type, tostring, require, assert, pcall, error =
 
 local M = {}
 
+-- (Signals exit 128 + n through the host: 130 SIGINT, 143 SIGTERM,
+-- 129 SIGHUP.)
 M.EXIT = { pass = 0, gate = 1, error = 2, interrupted = 130 }
 
 local function say(fmt, ...)
@@ -570,6 +572,13 @@ function M.noise(opts, ctx)
     return env_error("cannot lock the runs root: " .. lmsg)
   end
   local held <close> = lock
+  -- What killed runs left: VM scratch directories (checkouts are swept
+  -- below, by their own locks).
+  local swept = fs.sweep_scratch()
+  if swept and swept > 0 then
+    say("perf-delta: removed %d stale scratch director%s of killed runs",
+        swept, swept == 1 and "y" or "ies")
+  end
   local inv = M.new_invocation(root)
   local ok, merr = fs.mkdir_p(inv.logs)
   if not ok then return env_error("cannot create " .. inv.dir .. ": " .. merr) end
