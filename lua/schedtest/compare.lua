@@ -303,7 +303,8 @@ end
 
 -- Round of a row for paired analysis: opts.rounds is a function(row) or
 -- "auto" (the trailing number of run_dir, as perf-delta's interleaved
--- leaves perf-delta-noise-{base,head}-{short}-{i} carry).
+-- leaves {base,head}-{short}-{i} carry when its invocation directory is
+-- the pool).
 local function round_of(row, how)
   if type(how) == "function" then return how(row) end
   if type(row.run_dir) == "string" then
