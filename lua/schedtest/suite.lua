@@ -77,6 +77,35 @@ end
 
 local function is_int(v) return math_type(v) == "integer" end
 
+-- What a field held, for "expected X, got Y" messages.
+local function got(v)
+  if type(v) == "string" then
+    return (string.format("%q", v):gsub("\\\n", "\\n"))
+  end
+  if type(v) == "number" then return tostring(v) end
+  return type(v)
+end
+
+-- The first key of `v` that is not a list index, or nil: `ipairs` would
+-- silently skip it.
+local function non_list_key(v)
+  for k in pairs(v) do
+    if not (is_int(k) and k >= 1 and k <= #v) then return k end
+  end
+  return nil
+end
+
+-- One token of a spec line: no spaces, no control characters.
+local function is_word(v)
+  return type(v) == "string" and v:match("^[^%s%c]+$") ~= nil
+end
+
+-- One line of text: no control characters (a newline would start a
+-- new line of the guest agent's spec).
+local function is_line(v)
+  return type(v) == "string" and not v:find("%c")
+end
+
 local function string_list(v, ctx, field)
   if type(v) ~= "table" then
     return ctx:fail(field, "expected a list of strings, got " .. type(v))
@@ -89,14 +118,31 @@ local function string_list(v, ctx, field)
     end
     out[i] = s
   end
-  for k in pairs(v) do
-    if not (is_int(k) and k >= 1 and k <= #v) then
-      return ctx:fail(field, "expected a list, found key '" ..
-                      tostring(k) .. "'")
-    end
+  local k = non_list_key(v)
+  if k ~= nil then
+    return ctx:fail(field, "expected a list, found key '" .. tostring(k) ..
+                    "'")
   end
   return out
 end
+
+-- A list of strings, each passing `ok`; `what` says what an item must be.
+local function checked_list(ok, what)
+  return function(v, ctx, field)
+    local list = string_list(v, ctx, field)
+    if not list then return nil end
+    for i, s in ipairs(list) do
+      if not ok(s) then
+        return ctx:fail(field .. "[" .. i .. "]", "expected " .. what ..
+                        ", got " .. got(s))
+      end
+    end
+    return list
+  end
+end
+
+-- Scheduler arguments and kernel words: one spec or command line each.
+local line_list = checked_list(is_line, "text without control characters")
 
 --- Topology from {numa=, llcs=, cores=, threads=} or "1n2l2c1t".
 -- `llcs` counts last-level caches in total (spread evenly over the NUMA
@@ -166,13 +212,15 @@ local function sysctls(v, ctx, field)
   for k, x in pairs(v) do
     local entry
     if is_int(k) then
-      if type(x) ~= "string" or not x:match("^[%w_%.%-/]+=.*$") then
-        return ctx:fail(field, "item " .. k .. " must be \"name=value\"")
+      if type(x) ~= "string" or not x:match("^[%w_%.%-/]+=[^%c]*$") then
+        return ctx:fail(field, "item " .. k .. " must be \"name=value\" " ..
+                        "on one line, got " .. got(x))
       end
       entry = x
     elseif type(k) == "string" and k:match("^[%w_%.%-/]+$") then
-      if type(x) ~= "string" and type(x) ~= "number" then
-        return ctx:fail(field, "'" .. k .. "' must be a string or number")
+      if not (is_line(x) or type(x) == "number") then
+        return ctx:fail(field, "'" .. k .. "' must be a number or a " ..
+                        "string on one line, got " .. got(x))
       end
       entry = k .. "=" .. tostring(x)
     else
@@ -201,7 +249,27 @@ end
 local function name_string(v, ctx, field)
   if type(v) ~= "string" or not v:match("^[%a_][%w_%-]*$") then
     return ctx:fail(field, "expected a name of letters, digits, '_' " ..
-                    "and '-', starting with a letter")
+                    "and '-', starting with a letter, got " .. got(v))
+  end
+  return v
+end
+
+-- The guest agent keeps cgroup names and step labels in 64-byte buffers.
+local MAX_LABEL = 63
+
+local function cgroup_name(v, ctx, field)
+  local name = name_string(v, ctx, field)
+  if name and #name > MAX_LABEL then
+    return ctx:fail(field, "expected at most " .. MAX_LABEL ..
+                    " characters, got " .. #name)
+  end
+  return name
+end
+
+local function step_label(v, ctx, field)
+  if not is_word(v) or #v > MAX_LABEL then
+    return ctx:fail(field, "expected one word (no spaces) of at most " ..
+                    MAX_LABEL .. " characters, got " .. got(v))
   end
   return v
 end
@@ -222,20 +290,43 @@ function M.cpu_list(s)
   return cpus
 end
 
+-- The largest topology has 64 vCPUs (parse_topology); a CPU number
+-- beyond that is a typo, and bounding it keeps cpu_list's ranges short.
+local MAX_CPU = 63
+
+-- Whether `s` is a CPU list "0-1,3": ranges low to high, CPUs <= MAX_CPU.
+local function valid_cpu_list(s)
+  if s == "" or s:find(",,", 1, true) or s:match("^,") or s:match(",$") then
+    return false
+  end
+  for part in s:gmatch("[^,]+") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    if not a then a = part:match("^%d+$"); b = a end
+    a, b = tonumber(a), tonumber(b)
+    if not a or a > b or b > MAX_CPU then return false end
+  end
+  return true
+end
+
 local function cpuset(v, ctx, field)
+  local given = v
   if is_int(v) then v = tostring(v) end
   if type(v) == "table" then
     local parts = {}
     for i, c in ipairs(v) do
       if not is_int(c) or c < 0 then
-        return ctx:fail(field, "item " .. i .. " must be a CPU number")
+        return ctx:fail(field, "item " .. i .. " must be a CPU number, got " ..
+                        got(c))
       end
       parts[i] = tostring(c)
     end
     v = table.concat(parts, ",")
   end
-  if type(v) ~= "string" or not v:match("^%d+[%d,%-]*$") then
-    return ctx:fail(field, "expected a CPU list like \"0-1,3\" or {0, 1}")
+  if type(v) ~= "string" or not valid_cpu_list(v) then
+    return ctx:fail(field, "expected a CPU list like \"0-1,3\" or {0, 1} " ..
+                    "(CPUs 0 to " .. MAX_CPU .. ", ranges low to high), got " ..
+                    (type(given) == "table" and ("{" .. tostring(v) .. "}")
+                     or got(given)))
   end
   return v
 end
@@ -243,60 +334,78 @@ end
 local CGROUP_FIELDS = { "name", "workers", "work", "cpuset", "weight",
                         "fanout" }
 
+local function cgroup(cg, i, ctx, f)
+  for k in pairs(cg) do
+    if type(k) ~= "string" or not ({ name = 1, workers = 1, work = 1,
+        cpuset = 1, weight = 1, fanout = 1 })[k] then
+      ctx:unknown(f, k, CGROUP_FIELDS)
+    end
+  end
+  local c = {}
+  c.name = cg.name == nil and ("cg" .. (i - 1))
+           or cgroup_name(cg.name, ctx, f .. ".name")
+  local w = cg.workers == nil and 1 or cg.workers
+  if not is_int(w) or w < 1 or w > 256 then
+    ctx:fail(f .. ".workers", "expected a whole number from 1 to 256, got " ..
+             got(w))
+  else
+    c.workers = w
+  end
+  local work = cg.work or "cpu_spin"
+  local known = false
+  for _, wt in ipairs(M.WORK_TYPES) do if wt == work then known = true end end
+  if not known then
+    local near = type(work) == "string" and M.suggest(work, M.WORK_TYPES)
+    ctx:fail(f .. ".work", "unknown work type '" .. tostring(work) ..
+             "' (expected one of " .. table.concat(M.WORK_TYPES, ", ") ..
+             ")" .. (near and (" — did you mean '" .. near .. "'?") or ""))
+  end
+  c.work = work
+  if cg.cpuset ~= nil then c.cpuset = cpuset(cg.cpuset, ctx, f .. ".cpuset") end
+  if cg.weight ~= nil then
+    if not is_int(cg.weight) or cg.weight < 1 or cg.weight > 10000 then
+      ctx:fail(f .. ".weight", "expected a cgroup weight from 1 to 10000, " ..
+               "got " .. got(cg.weight))
+    else
+      c.weight = cg.weight
+    end
+  end
+  if cg.fanout ~= nil then
+    if not is_int(cg.fanout) or cg.fanout < 1 or cg.fanout > 256 then
+      ctx:fail(f .. ".fanout", "expected the number of workers one " ..
+               "futex_fanout messenger wakes (1 to 256), got " ..
+               got(cg.fanout))
+    else
+      c.fanout = cg.fanout
+    end
+  end
+  -- Only a valid count can be odd: an invalid one is reported above.
+  if c.work == "pipe_pingpong" and c.workers and c.workers % 2 == 1 then
+    ctx:fail(f .. ".workers", "pipe_pingpong pairs workers: use an " ..
+             "even number")
+  end
+  return c
+end
+
 local function cgroups(v, ctx, field)
   if type(v) ~= "table" or #v == 0 then
     return ctx:fail(field, "expected a non-empty list of cgroups")
+  end
+  local extra = non_list_key(v)
+  if extra ~= nil then
+    return ctx:fail(field, "expected a list of cgroups, found key '" ..
+                    tostring(extra) .. "'")
   end
   local out, seen = {}, {}
   for i, cg in ipairs(v) do
     local f = field .. "[" .. i .. "]"
     if type(cg) ~= "table" then return ctx:fail(f, "expected a table") end
-    local c = {}
-    for k in pairs(cg) do
-      if type(k) ~= "string" or not ({ name = 1, workers = 1, work = 1,
-          cpuset = 1, weight = 1, fanout = 1 })[k] then
-        ctx:unknown(f, k, CGROUP_FIELDS)
-      end
-    end
-    c.name = cg.name == nil and ("cg" .. (i - 1))
-             or name_string(cg.name, ctx, f .. ".name")
-    if seen[c.name] then
+    local c = cgroup(cg, i, ctx, f)
+    -- An invalid name was reported by cgroup(); it cannot clash.
+    if c.name and seen[c.name] then
       ctx:fail(f .. ".name", "duplicate cgroup name '" .. c.name .. "'")
     end
-    seen[c.name] = true
-    local w = cg.workers == nil and 1 or cg.workers
-    if not is_int(w) or w < 1 or w > 256 then
-      ctx:fail(f .. ".workers", "expected a whole number from 1 to 256")
-    end
-    c.workers = w
-    local work = cg.work or "cpu_spin"
-    local known = false
-    for _, wt in ipairs(M.WORK_TYPES) do if wt == work then known = true end end
-    if not known then
-      local near = type(work) == "string" and M.suggest(work, M.WORK_TYPES)
-      ctx:fail(f .. ".work", "unknown work type '" .. tostring(work) ..
-               "' (expected one of " .. table.concat(M.WORK_TYPES, ", ") ..
-               ")" .. (near and (" — did you mean '" .. near .. "'?") or ""))
-    end
-    c.work = work
-    if cg.cpuset ~= nil then c.cpuset = cpuset(cg.cpuset, ctx, f .. ".cpuset") end
-    if cg.weight ~= nil then
-      if not is_int(cg.weight) or cg.weight < 1 or cg.weight > 10000 then
-        ctx:fail(f .. ".weight", "expected a cgroup weight from 1 to 10000")
-      end
-      c.weight = cg.weight
-    end
-    if cg.fanout ~= nil then
-      if not is_int(cg.fanout) or cg.fanout < 1 or cg.fanout > 256 then
-        ctx:fail(f .. ".fanout", "expected the number of workers one " ..
-                 "futex_fanout messenger wakes (1 to 256)")
-      end
-      c.fanout = cg.fanout
-    end
-    if c.work == "pipe_pingpong" and c.workers % 2 == 1 then
-      ctx:fail(f .. ".workers", "pipe_pingpong pairs workers: use an " ..
-               "even number")
-    end
+    if c.name then seen[c.name] = true end
     out[i] = c
   end
   return out
@@ -305,55 +414,76 @@ end
 local STEP_FIELDS = { "duration", "scheduler", "label", "sysctls",
                       "writes", "cpusets", "weights" }
 
+-- { cgroup = value } of a step; `check` validates one value.  The cgroup
+-- names are checked against the test's cgroups once the test is whole.
+local function per_cgroup(v, ctx, field, what, check)
+  if type(v) ~= "table" then
+    return ctx:fail(field, "expected " .. what .. ", got " .. type(v))
+  end
+  local out = {}
+  for cg, x in pairs(v) do
+    if type(cg) ~= "string" then
+      ctx:fail(field, "keys must be cgroup names, got " .. got(cg))
+    else
+      out[cg] = check(x, ctx, field .. "." .. cg)
+    end
+  end
+  return out
+end
+
+local function weight(v, ctx, field)
+  if not is_int(v) or v < 1 or v > 10000 then
+    return ctx:fail(field, "expected a cgroup weight from 1 to 10000, got " ..
+                    got(v))
+  end
+  return v
+end
+
+local function step(st, i, ctx, f)
+  for k in pairs(st) do
+    if type(k) ~= "string" or not ({ duration = 1, scheduler = 1, label = 1,
+        sysctls = 1, writes = 1, cpusets = 1, weights = 1 })[k] then
+      ctx:unknown(f, k, STEP_FIELDS)
+    end
+  end
+  local s = { duration = positive_number(st.duration, ctx, f .. ".duration") }
+  if st.scheduler ~= nil then
+    s.scheduler = name_string(st.scheduler, ctx, f .. ".scheduler")
+  end
+  if st.label == nil then
+    s.label = i == 1 and "BASELINE" or ("Step[" .. (i - 1) .. "]")
+  else
+    s.label = step_label(st.label, ctx, f .. ".label")
+  end
+  if st.sysctls ~= nil then
+    s.sysctls = sysctls(st.sysctls, ctx, f .. ".sysctls")
+  end
+  if st.writes ~= nil then
+    s.writes = M.writes(st.writes, ctx, f .. ".writes")
+  end
+  if st.cpusets ~= nil then
+    s.cpusets = per_cgroup(st.cpusets, ctx, f .. ".cpusets",
+                           "{ cgroup = \"cpus\" }", cpuset)
+  end
+  if st.weights ~= nil then
+    s.weights = per_cgroup(st.weights, ctx, f .. ".weights",
+                           "{ cgroup = weight }", weight)
+  end
+  return s
+end
+
 local function steps(v, ctx, field)
   if type(v) ~= "table" then return ctx:fail(field, "expected a list") end
+  local extra = non_list_key(v)
+  if extra ~= nil then
+    return ctx:fail(field, "expected a list of steps, found key '" ..
+                    tostring(extra) .. "'")
+  end
   local out = {}
   for i, st in ipairs(v) do
     local f = field .. "[" .. i .. "]"
     if type(st) ~= "table" then return ctx:fail(f, "expected a table") end
-    for k in pairs(st) do
-      if type(k) ~= "string" or not ({ duration = 1, scheduler = 1, label = 1,
-          sysctls = 1, writes = 1, cpusets = 1, weights = 1 })[k] then
-        ctx:unknown(f, k, STEP_FIELDS)
-      end
-    end
-    local s = { duration = positive_number(st.duration, ctx,
-                                           f .. ".duration") }
-    if st.scheduler ~= nil then
-      s.scheduler = name_string(st.scheduler, ctx, f .. ".scheduler")
-    end
-    s.label = st.label == nil and (i == 1 and "BASELINE" or
-                                   ("Step[" .. (i - 1) .. "]"))
-              or tostring(st.label)
-    if st.sysctls ~= nil then s.sysctls = sysctls(st.sysctls, ctx,
-                                                  f .. ".sysctls") end
-    if st.writes ~= nil then s.writes = M.writes(st.writes, ctx,
-                                                 f .. ".writes") end
-    if st.cpusets ~= nil then
-      if type(st.cpusets) ~= "table" then
-        ctx:fail(f .. ".cpusets", "expected { cgroup = \"cpus\" }")
-      else
-        s.cpusets = {}
-        for cg, cpus in pairs(st.cpusets) do
-          s.cpusets[cg] = cpuset(cpus, ctx, f .. ".cpusets." .. tostring(cg))
-        end
-      end
-    end
-    if st.weights ~= nil then
-      if type(st.weights) ~= "table" then
-        ctx:fail(f .. ".weights", "expected { cgroup = weight }")
-      else
-        s.weights = {}
-        for cg, w in pairs(st.weights) do
-          if not is_int(w) or w < 1 or w > 10000 then
-            ctx:fail(f .. ".weights." .. tostring(cg),
-                     "expected a cgroup weight from 1 to 10000")
-          end
-          s.weights[cg] = w
-        end
-      end
-    end
-    out[i] = s
+    out[i] = step(st, i, ctx, f)
   end
   return out
 end
@@ -420,18 +550,21 @@ local function memory(v, ctx, field)
 end
 
 --- Files to write in the guest before the run: { ["/sys/path"] = value }.
+-- The guest agent holds each path and value in 256 bytes.
 function M.writes(v, ctx, field)
   if type(v) ~= "table" then
     return ctx:fail(field, "expected { [\"/sys/...\"] = value }")
   end
   local out = {}
   for path, x in pairs(v) do
-    if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
-      return ctx:fail(field, "keys must be absolute guest paths, got " ..
-                      tostring(path))
+    if not is_word(path) or path:sub(1, 1) ~= "/" or #path > 255 then
+      return ctx:fail(field, "keys must be absolute guest paths without " ..
+                      "spaces, at most 255 characters, got " .. got(path))
     end
-    if type(x) ~= "string" and type(x) ~= "number" then
-      return ctx:fail(field, "'" .. path .. "' must be a string or number")
+    if not (is_line(x) or type(x) == "number") or #tostring(x) > 255 then
+      return ctx:fail(field .. "." .. path, "expected a number or a " ..
+                      "string on one line of at most 255 characters, got " ..
+                      got(x))
     end
     out[path] = tostring(x)
   end
@@ -467,16 +600,19 @@ local SCHEDULER_SPEC = {
     end
     return v
   end,
-  args = string_list, topology = topology, sysctls = sysctls,
-  kargs = string_list, kernels = string_list, sched_ext = boolean,
+  args = line_list, topology = topology, sysctls = sysctls,
+  kargs = line_list, kernels = string_list, sched_ext = boolean,
 }
 
 local TEST_SPEC = {
   name = name_string, scheduler = name_string, performance_mode = boolean,
   topology = topology, duration = positive_number, memory_mb = memory,
-  cgroups = cgroups, steps = steps, sysctls = sysctls, kargs = string_list,
+  cgroups = cgroups, steps = steps, sysctls = sysctls, kargs = line_list,
   perf_delta_assertions = assertions, check = func, timeout = positive_number,
-  params = params, sched_features = string_list, writes = M.writes,
+  params = params, writes = M.writes,
+  -- each feature is one word of the guest's spec (e.g. HRTICK, NO_HRTICK)
+  sched_features = checked_list(function(x) return x:match("^[%w_]+$") end,
+                                "a feature name like \"HRTICK\""),
   expect_fail = boolean, description = function(v, ctx, field)
     if type(v) ~= "string" then return ctx:fail(field, "expected a string") end
     return v
@@ -490,6 +626,28 @@ local function keys_of(spec)
   return out
 end
 -- }==================================================================
+
+-- Step cpusets and weights name cgroups of the same test.
+local function check_step_cgroups(t, ctx)
+  if not t.cgroups or not t.steps then return end -- reported already
+  local names, known = {}, {}
+  for _, cg in ipairs(t.cgroups) do
+    if cg.name then names[#names + 1] = cg.name; known[cg.name] = true end
+  end
+  for i, st in ipairs(t.steps) do
+    for _, k in ipairs({ "cpusets", "weights" }) do
+      for cg in pairs(st[k] or {}) do
+        if not known[cg] then
+          local near = M.suggest(cg, names)
+          ctx:fail("steps[" .. i .. "]." .. k .. "." .. cg, "no cgroup '" ..
+                   cg .. "' in this test (cgroups: " ..
+                   table.concat(names, ", ") .. ")" ..
+                   (near and (" — did you mean '" .. near .. "'?") or ""))
+        end
+      end
+    end
+  end
+end
 
 -- A validation context: collects errors with their position.
 local Ctx = {}
@@ -615,6 +773,7 @@ function M.load(path)
       ctx:fail("cgroups", "missing; a test needs at least one cgroup of " ..
                "workers")
     end
+    check_step_cgroups(t, ctx)
     suite.tests[#suite.tests + 1] = t
     return t
   end
@@ -683,15 +842,23 @@ function M.load(path)
     t.kargs = t.kargs or {}
     t.perf_delta_assertions = t.perf_delta_assertions or {}
     t.vcpus = M.vcpus(t.topology)
-    for _, cg in ipairs(t.cgroups or {}) do
-      for _, cpu in ipairs(M.cpu_list(cg.cpuset or "")) do
+    local function check_cpus(cpus, field, what)
+      for _, cpu in ipairs(M.cpu_list(cpus or "")) do
         if cpu >= t.vcpus then
           errors[#errors + 1] = string.format("%s:%d: test '%s': field " ..
-            "'cgroups': cpuset of '%s' names CPU %d but the topology has " ..
-            "%d vCPUs (0-%d)", display, t.line, t.name, cg.name, cpu,
+            "'%s': cpuset of '%s' names CPU %d but the topology has " ..
+            "%d vCPUs (0-%d)", display, t.line, t.name, field, what, cpu,
             t.vcpus, t.vcpus - 1)
-          break
+          return
         end
+      end
+    end
+    for i, cg in ipairs(t.cgroups or {}) do
+      check_cpus(cg.cpuset, "cgroups", cg.name or ("cgroups[" .. i .. "]"))
+    end
+    for i, st in ipairs(t.steps or {}) do
+      for cg, cpus in pairs(st.cpusets or {}) do
+        check_cpus(cpus, "steps[" .. i .. "].cpusets", cg)
       end
     end
   end

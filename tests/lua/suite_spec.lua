@@ -10,6 +10,21 @@ local function with_suite(text, fn)
   if not ok then error(err, 0) end
 end
 
+-- Load `text` as a suite that must fail; returns the message and the
+-- path it names.  A Lua runtime error inside suite.lua would raise here
+-- or show up as "suite.lua:" in the message: neither may happen.
+local function load_error(text)
+  local msg, file
+  with_suite(text, function(path)
+    local s, m, code = suite.load(path)
+    assert.is_nil(s)
+    assert.are.equal("EINVAL", code)
+    msg, file = m, path
+  end)
+  assert.is_nil(msg:find("suite.lua:", 1, true), msg)
+  return msg, file
+end
+
 local GOOD = [[
 scheduler {
   name = "scx_vtime",
@@ -147,6 +162,162 @@ io.open("/tmp/x", "w")
       local _, msg = suite.load(path)
       assert.matches("declares no test", msg, 1, true)
     end)
+  end)
+end)
+
+describe("schedtest.suite.load reports every bad field as a message", function()
+  local NAME = "expected a name of letters, digits, '_' and '-', " ..
+               "starting with a letter, got "
+
+  for _, bad in ipairs({ '"../x"', '"a b"', '""', '"1st"', '5', '{}' }) do
+    it("rejects the cgroup name " .. bad, function()
+      local msg, path = load_error("test { name = \"t\",\n" ..
+        "  cgroups = { { name = " .. bad .. " }, { name = \"ok\" } } }\n")
+      local shown = bad:sub(1, 1) == '"' and bad or
+                    (bad == "5" and "5" or "table")
+      assert.matches(path .. ":1: test 't': field 'cgroups[1].name': " ..
+                     NAME .. shown, msg, 1, true)
+    end)
+  end
+
+  it("rejects a cgroup name longer than the agent holds", function()
+    local msg, path = load_error("test { name = \"t\", cgroups = { " ..
+      "{ name = \"" .. string.rep("c", 64) .. "\" } } }\n")
+    assert.matches(path .. ":1: test 't': field 'cgroups[1].name': " ..
+                   "expected at most 63 characters, got 64", msg, 1, true)
+  end)
+
+  it("still finds duplicate cgroup names next to a bad one", function()
+    local msg, path = load_error([[
+test { name = "t", cgroups = { { name = "a b" }, { name = "x" },
+                               { name = "x" } } }
+]])
+    assert.matches(path .. ":1: test 't': field 'cgroups[3].name': " ..
+                   "duplicate cgroup name 'x'", msg, 1, true)
+  end)
+
+  it("rejects a bad worker count of a pipe_pingpong cgroup", function()
+    local msg, path = load_error([[
+test { name = "t", cgroups = { { work = "pipe_pingpong", workers = "2" },
+                               { work = "pipe_pingpong", workers = {} } } }
+]])
+    assert.matches(path .. ":1: test 't': field 'cgroups[1].workers': " ..
+                   "expected a whole number from 1 to 256, got \"2\"", msg,
+                   1, true)
+    assert.matches("field 'cgroups[2].workers': expected a whole number " ..
+                   "from 1 to 256, got table", msg, 1, true)
+  end)
+
+  it("rejects bad test and scheduler names", function()
+    local msg, path = load_error([[
+scheduler { name = "my sched", binary = "x" }
+test { name = "a b", cgroups = { {} } }
+test { name = "t", scheduler = "../s", cgroups = { {} } }
+]])
+    assert.matches(path .. ":1: scheduler 'my sched': field 'name': " ..
+                   NAME .. '"my sched"', msg, 1, true)
+    assert.matches(path .. ":2: test 'a b': field 'name': " .. NAME ..
+                   '"a b"', msg, 1, true)
+    assert.matches(path .. ":3: test 't': field 'scheduler': " .. NAME ..
+                   '"../s"', msg, 1, true)
+  end)
+
+  it("rejects step labels that are not one word", function()
+    local msg, path = load_error([[
+test { name = "t", cgroups = { {} },
+       steps = { { duration = 1, label = "with space" },
+                 { duration = 1, label = 5 },
+                 { duration = 1, label = "" } } }
+]])
+    local want = "expected one word (no spaces) of at most 63 characters, got "
+    assert.matches(path .. ":1: test 't': field 'steps[1].label': " .. want ..
+                   '"with space"', msg, 1, true)
+    assert.matches("field 'steps[2].label': " .. want .. "5", msg, 1, true)
+    assert.matches("field 'steps[3].label': " .. want .. '""', msg, 1, true)
+  end)
+
+  it("checks the cgroups a step's cpusets and weights name", function()
+    local msg, path = load_error([[
+test { name = "t", cgroups = { { name = "pp" } },
+       steps = { { duration = 1, cpusets = { [1] = "0", hgo = "1" } },
+                 { duration = 1, weights = { pp = 0 } },
+                 { duration = 1, cpusets = { pp = "5" } },
+                 { duration = 1, cpusets = "0" } } }
+]])
+    local at = path .. ":1: test 't': field "
+    assert.matches(at .. "'steps[1].cpusets': keys must be cgroup names, " ..
+                   "got 1", msg, 1, true)
+    assert.matches(at .. "'steps[1].cpusets.hgo': no cgroup 'hgo' in this " ..
+                   "test (cgroups: pp)", msg, 1, true)
+    assert.matches(at .. "'steps[2].weights.pp': expected a cgroup weight " ..
+                   "from 1 to 10000, got 0", msg, 1, true)
+    assert.matches(at .. "'steps[3].cpusets': cpuset of 'pp' names CPU 5 " ..
+                   "but the topology has 2 vCPUs (0-1)", msg, 1, true)
+    assert.matches(at .. "'steps[4].cpusets': expected { cgroup = " ..
+                   "\"cpus\" }, got string", msg, 1, true)
+  end)
+
+  it("rejects steps and cgroups that are not lists", function()
+    local msg, path = load_error([[
+test { name = "t", cgroups = { {}, x = {} } }
+test { name = "u", cgroups = { {} }, steps = { duration = 2 } }
+]])
+    assert.matches(path .. ":1: test 't': field 'cgroups': expected a list " ..
+                   "of cgroups, found key 'x'", msg, 1, true)
+    assert.matches(path .. ":2: test 'u': field 'steps': expected a list " ..
+                   "of steps, found key 'duration'", msg, 1, true)
+  end)
+
+  it("rejects malformed CPU lists", function()
+    local msg, path = load_error([[
+test { name = "t", cgroups = { { cpuset = "0--1" }, { cpuset = "3-1" },
+                               { cpuset = "99" }, { cpuset = {} },
+                               { cpuset = "0,,1" } } }
+]])
+    local want = "expected a CPU list like \"0-1,3\" or {0, 1} (CPUs 0 " ..
+                 "to 63, ranges low to high), got "
+    local at = path .. ":1: test 't': field "
+    assert.matches(at .. "'cgroups[1].cpuset': " .. want .. '"0--1"', msg, 1,
+                   true)
+    assert.matches(at .. "'cgroups[2].cpuset': " .. want .. '"3-1"', msg, 1,
+                   true)
+    assert.matches(at .. "'cgroups[3].cpuset': " .. want .. '"99"', msg, 1,
+                   true)
+    assert.matches(at .. "'cgroups[4].cpuset': " .. want .. "{}", msg, 1, true)
+    assert.matches(at .. "'cgroups[5].cpuset': " .. want .. '"0,,1"', msg, 1,
+                   true)
+  end)
+
+  it("keeps writes, sysctls, features and arguments on one spec line",
+     function()
+    local msg, path = load_error([[
+scheduler { name = "s", binary = "s", args = { "-v\nfault panic" } }
+test { name = "t", cgroups = { {} },
+       writes = { ["/sys/a b"] = 1 },
+       sysctls = { ["kernel.x"] = "1\nfault panic" },
+       sched_features = { "HRTICK NO" } }
+test { name = "u", cgroups = { {} }, writes = { ["/sys/x"] = "a\nb" },
+       sysctls = { "kernel.y=1\n2" }, kargs = { "a\tb" } }
+]])
+    assert.matches(path .. ":1: scheduler 's': field 'args[1]': expected " ..
+                   "text without control characters, got \"-v\\nfault " ..
+                   "panic\"", msg, 1, true)
+    local at = path .. ":2: test 't': field "
+    assert.matches(at .. "'writes': keys must be absolute guest paths " ..
+                   "without spaces, at most 255 characters, got " ..
+                   '"/sys/a b"', msg, 1, true)
+    assert.matches(at .. "'sysctls': 'kernel.x' must be a number or a " ..
+                   "string on one line, got \"1\\n", msg, 1, true)
+    assert.matches(at .. "'sched_features[1]': expected a feature name " ..
+                   "like \"HRTICK\", got \"HRTICK NO\"", msg, 1, true)
+    at = path .. ":6: test 'u': field "
+    assert.matches(at .. "'writes./sys/x': expected a number or a string " ..
+                   "on one line of at most 255 characters, got \"a\\nb\"",
+                   msg, 1, true)
+    assert.matches(at .. "'sysctls': item 1 must be \"name=value\" on one " ..
+                   "line, got \"kernel.y=1\\n2\"", msg, 1, true)
+    assert.matches(at .. "'kargs[1]': expected text without control " ..
+                   "characters, got \"a\\9b\"", msg, 1, true)
   end)
 end)
 
