@@ -40,6 +40,30 @@ M.WORK_TYPES = { "cpu_spin", "spin_wait", "yield_heavy", "pipe_pingpong",
 --- The name of the kernel's built-in scheduler.
 M.BUILTIN_SCHEDULER = "eevdf"
 
+--- Bounds of the numbers and counts a suite may give (docs/suites.md,
+-- "Bounds").  The launcher holds milliseconds in C ints and the guest
+-- agent has fixed-size tables; these bounds sit well inside both, so a
+-- typo such as `duration = 1e9` fails here, with its line, before any
+-- VM starts.
+M.LIMITS = {
+  min_duration = 0.001, -- s: the guest counts whole milliseconds
+  duration = 3600,      -- s: one test, BASELINE plus every step
+  timeout = 7200,       -- s: the run watchdog; the default for the
+                        -- longest test is 2 x 3600 s + 20 s
+  workers = 256,        -- per cgroup and per test (the agent's table)
+  cgroups = 16,         -- per test (the agent's table)
+  steps = 16,           -- per test (BASELINE + 16 phases in the agent)
+  step_writes = 8,      -- writes + sysctls of one step; also its cpusets,
+                        -- and its weights
+  writes = 64,          -- writes + sysctls + sched_features of a test
+  sched_args = 31,      -- arguments of a scheduler
+  param_us = 1000000,   -- a work-type parameter: at most one second
+}
+local LIMITS = M.LIMITS
+
+-- The BASELINE phase's length when a test gives no duration.
+local DEFAULT_DURATION = 2
+
 -- {==================================================================
 -- Near-miss suggestions
 -- ===================================================================
@@ -82,7 +106,8 @@ local function got(v)
   if type(v) == "string" then
     return (string.format("%q", v):gsub("\\\n", "\\n"))
   end
-  if type(v) == "number" then return tostring(v) end
+  if math_type(v) == "integer" then return tostring(v) end
+  if type(v) == "number" then return string.format("%.14g", v) end
   return type(v)
 end
 
@@ -153,7 +178,7 @@ function M.parse_topology(v)
     local n, l, c, t = v:match("^(%d+)n(%d+)l(%d+)c(%d+)t$")
     if not n then
       return nil, "expected a topology like \"1n2l2c1t\" (NUMA nodes, " ..
-                  "LLCs per node, cores per LLC, threads per core), got \"" ..
+                  "LLCs in total, cores per LLC, threads per core), got \"" ..
                   v .. "\""
     end
     v = { numa = tonumber(n), llcs = tonumber(l), cores = tonumber(c),
@@ -184,7 +209,8 @@ function M.parse_topology(v)
                 out.numa .. "): each NUMA node gets the same LLCs"
   end
   if out.llcs * out.cores * out.threads > 64 then
-    return nil, "more than 64 vCPUs"
+    return nil, string.format("%d vCPUs (llcs x cores x threads); at most 64",
+                              out.llcs * out.cores * out.threads)
   end
   return out
 end
@@ -232,11 +258,25 @@ local function sysctls(v, ctx, field)
   return out
 end
 
-local function positive_number(v, ctx, field)
-  if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-    return ctx:fail(field, "expected a positive number of seconds")
+-- Seconds from LIMITS.min_duration to `max`; NaN and infinities fail
+-- the comparison too.
+local function seconds(max)
+  return function(v, ctx, field)
+    if type(v) ~= "number" or not (v >= LIMITS.min_duration and v <= max)
+    then
+      return ctx:fail(field, string.format("expected seconds from %g to " ..
+        "%g, got %s", LIMITS.min_duration, max, got(v)))
+    end
+    return v
   end
-  return v
+end
+
+local duration = seconds(LIMITS.duration)
+
+local function count(t)
+  local n = 0
+  for _ in pairs(t or {}) do n = n + 1 end
+  return n
 end
 
 local function boolean(v, ctx, field)
@@ -396,7 +436,11 @@ local function cgroups(v, ctx, field)
     return ctx:fail(field, "expected a list of cgroups, found key '" ..
                     tostring(extra) .. "'")
   end
-  local out, seen = {}, {}
+  if #v > LIMITS.cgroups then
+    return ctx:fail(field, string.format("has %d cgroups; a test has at " ..
+      "most %d", #v, LIMITS.cgroups))
+  end
+  local out, seen, workers = {}, {}, 0
   for i, cg in ipairs(v) do
     local f = field .. "[" .. i .. "]"
     if type(cg) ~= "table" then return ctx:fail(f, "expected a table") end
@@ -406,7 +450,12 @@ local function cgroups(v, ctx, field)
       ctx:fail(f .. ".name", "duplicate cgroup name '" .. c.name .. "'")
     end
     if c.name then seen[c.name] = true end
+    workers = workers + (c.workers or 0)
     out[i] = c
+  end
+  if workers > LIMITS.workers then
+    ctx:fail(field, string.format("%d workers in total; the guest agent " ..
+      "runs at most %d per test", workers, LIMITS.workers))
   end
   return out
 end
@@ -439,6 +488,23 @@ local function weight(v, ctx, field)
   return v
 end
 
+-- The guest agent applies at most LIMITS.step_writes of each kind per
+-- step and would drop the rest without a word.
+local function check_step_counts(s, ctx, f)
+  local n = LIMITS.step_writes
+  if count(s.writes) + count(s.sysctls) > n then
+    ctx:fail(f, string.format("has %d writes and sysctls; a step applies " ..
+      "at most %d (move some to the test's own writes)",
+      count(s.writes) + count(s.sysctls), n))
+  end
+  for _, k in ipairs({ "cpusets", "weights" }) do
+    if count(s[k]) > n then
+      ctx:fail(f .. "." .. k, string.format("has %d entries; a step " ..
+        "changes at most %d", count(s[k]), n))
+    end
+  end
+end
+
 local function step(st, i, ctx, f)
   for k in pairs(st) do
     if type(k) ~= "string" or not ({ duration = 1, scheduler = 1, label = 1,
@@ -446,7 +512,7 @@ local function step(st, i, ctx, f)
       ctx:unknown(f, k, STEP_FIELDS)
     end
   end
-  local s = { duration = positive_number(st.duration, ctx, f .. ".duration") }
+  local s = { duration = duration(st.duration, ctx, f .. ".duration") }
   if st.scheduler ~= nil then
     s.scheduler = name_string(st.scheduler, ctx, f .. ".scheduler")
   end
@@ -469,6 +535,7 @@ local function step(st, i, ctx, f)
     s.weights = per_cgroup(st.weights, ctx, f .. ".weights",
                            "{ cgroup = weight }", weight)
   end
+  check_step_counts(s, ctx, f)
   return s
 end
 
@@ -478,6 +545,10 @@ local function steps(v, ctx, field)
   if extra ~= nil then
     return ctx:fail(field, "expected a list of steps, found key '" ..
                     tostring(extra) .. "'")
+  end
+  if #v > LIMITS.steps then
+    return ctx:fail(field, string.format("has %d steps; a test has at " ..
+      "most %d", #v, LIMITS.steps))
   end
   local out = {}
   for i, st in ipairs(v) do
@@ -513,12 +584,17 @@ local function assertions(v, ctx, field)
                "\"LowerBetter\"")
     end
     for _, k in ipairs({ "max_regression_pct", "min_abs" }) do
-      if a[k] ~= nil and (type(a[k]) ~= "number" or a[k] < 0) then
-        ctx:fail(f .. "." .. k, "expected a non-negative number")
+      local x = a[k]
+      if x ~= nil and (type(x) ~= "number" or not (x >= 0 and x < math.huge))
+      then
+        ctx:fail(f .. "." .. k, "expected a finite number >= 0, got " ..
+                 got(x))
       end
     end
-    if a.phase ~= nil and (not is_int(a.phase) or a.phase < 0) then
-      ctx:fail(f .. ".phase", "expected a step index (0 = BASELINE)")
+    if a.phase ~= nil and (not is_int(a.phase) or a.phase < 0 or
+                           a.phase > LIMITS.steps) then
+      ctx:fail(f .. ".phase", "expected a step index from 0 (BASELINE) to " ..
+               LIMITS.steps .. ", got " .. got(a.phase))
     end
     out[i] = { metric = a.metric, direction = dir,
                max_regression_pct = a.max_regression_pct,
@@ -544,7 +620,8 @@ end
 
 local function memory(v, ctx, field)
   if not is_int(v) or v < 64 or v > 16384 then
-    return ctx:fail(field, "expected MiB as a whole number, 64 to 16384")
+    return ctx:fail(field, "expected MiB as a whole number, 64 to 16384, " ..
+                    "got " .. got(v))
   end
   return v
 end
@@ -584,8 +661,9 @@ local function params(v, ctx, field)
     for _, p in ipairs(PARAMS) do if p == k then known = true end end
     if not known then
       ctx:unknown(field, k, PARAMS)
-    elseif not is_int(x) or x < 0 then
-      ctx:fail(field .. "." .. k, "expected microseconds (a whole number)")
+    elseif not is_int(x) or x < 0 or x > LIMITS.param_us then
+      ctx:fail(field .. "." .. k, "expected microseconds, a whole number " ..
+               "from 0 to " .. LIMITS.param_us .. ", got " .. got(x))
     else
       out[k] = x
     end
@@ -600,15 +678,24 @@ local SCHEDULER_SPEC = {
     end
     return v
   end,
-  args = line_list, topology = topology, sysctls = sysctls,
+  args = function(v, ctx, field)
+    local list = line_list(v, ctx, field)
+    if list and #list > LIMITS.sched_args then
+      return ctx:fail(field, string.format("has %d arguments; the guest " ..
+        "agent passes at most %d", #list, LIMITS.sched_args))
+    end
+    return list
+  end,
+  topology = topology, sysctls = sysctls,
   kargs = line_list, kernels = string_list, sched_ext = boolean,
 }
 
 local TEST_SPEC = {
   name = name_string, scheduler = name_string, performance_mode = boolean,
-  topology = topology, duration = positive_number, memory_mb = memory,
+  topology = topology, duration = duration, memory_mb = memory,
   cgroups = cgroups, steps = steps, sysctls = sysctls, kargs = line_list,
-  perf_delta_assertions = assertions, check = func, timeout = positive_number,
+  perf_delta_assertions = assertions, check = func,
+  timeout = seconds(LIMITS.timeout),
   params = params, writes = M.writes,
   -- each feature is one word of the guest's spec (e.g. HRTICK, NO_HRTICK)
   sched_features = checked_list(function(x) return x:match("^[%w_]+$") end,
@@ -646,6 +733,29 @@ local function check_step_cgroups(t, ctx)
         end
       end
     end
+  end
+end
+
+-- A test's length and count of writes, once all its fields are known.
+local function check_test_totals(t, ctx)
+  local base, steps_s = t.duration or DEFAULT_DURATION, 0
+  for _, st in ipairs(t.steps or {}) do steps_s = steps_s + (st.duration or 0) end
+  local total = base + steps_s
+  if total > LIMITS.duration then
+    ctx:fail("steps", string.format("BASELINE (%g s) and the steps (%g s) " ..
+      "add up to %g s; a test runs at most %g s", base, steps_s, total,
+      LIMITS.duration))
+  elseif t.timeout and t.timeout <= total then
+    ctx:fail("timeout", string.format("%g s does not cover the test's %g s " ..
+      "of phases (and the VM's exit): the watchdog would call every run a " ..
+      "hang; give more, e.g. %g", t.timeout, total,
+      math.min(2 * total + 20, LIMITS.timeout)))
+  end
+  local writes = count(t.writes) + count(t.sysctls) + count(t.sched_features)
+  if writes > LIMITS.writes then
+    ctx:fail("writes", string.format("the test's writes, sysctls and " ..
+      "sched_features add up to %d; the guest agent applies at most %d",
+      writes, LIMITS.writes))
   end
 end
 
@@ -774,6 +884,7 @@ function M.load(path)
                "workers")
     end
     check_step_cgroups(t, ctx)
+    check_test_totals(t, ctx)
     suite.tests[#suite.tests + 1] = t
     return t
   end
@@ -836,7 +947,7 @@ function M.load(path)
     local sched = suite.schedulers[t.scheduler]
     t.topology = t.topology or (sched and sched.topology)
                  or { numa = 1, llcs = 1, cores = 2, threads = 1 }
-    t.duration = t.duration or 2
+    t.duration = t.duration or DEFAULT_DURATION
     t.performance_mode = t.performance_mode or false
     t.sysctls = t.sysctls or {}
     t.kargs = t.kargs or {}

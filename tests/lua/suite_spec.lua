@@ -107,8 +107,8 @@ test { name = "t", duration = -1, topology = "2x", cgroups = { { workers = 0,
   cpuset = "7" } } }
 ]], function(path)
       local _, msg = suite.load(path)
-      assert.matches("field 'duration': expected a positive number", msg, 1,
-                     true)
+      assert.matches("field 'duration': expected seconds from 0.001 to " ..
+                     "3600, got -1", msg, 1, true)
       assert.matches("field 'topology': expected a topology like", msg, 1,
                      true)
       assert.matches("field 'cgroups[1].workers': expected a whole number",
@@ -318,6 +318,148 @@ test { name = "u", cgroups = { {} }, writes = { ["/sys/x"] = "a\nb" },
                    "line, got \"kernel.y=1\\n2\"", msg, 1, true)
     assert.matches(at .. "'kargs[1]': expected text without control " ..
                    "characters, got \"a\\9b\"", msg, 1, true)
+  end)
+end)
+
+describe("schedtest.suite.load bounds numbers before any VM starts", function()
+  local SECONDS = "expected seconds from 0.001 to 3600, got "
+
+  for _, case in ipairs({ { "1e9", "1000000000" }, { "3e6", "3000000" },
+                          { "0", "0" }, { "0.0001", "0.0001" },
+                          { "1/0", "inf" }, { "\"3\"", "\"3\"" } }) do
+    it("rejects duration = " .. case[1], function()
+      local msg, path = load_error("test { name = \"t\", duration = " ..
+                                   case[1] .. ", cgroups = { {} } }\n")
+      assert.matches(path .. ":1: test 't': field 'duration': " .. SECONDS ..
+                     case[2], msg, 1, true)
+    end)
+  end
+
+  it("rejects NaN durations", function()
+    local msg = load_error("test { name = \"t\", duration = 0/0, " ..
+                           "cgroups = { {} } }\n")
+    assert.matches("field 'duration': " .. SECONDS, msg, 1, true)
+  end)
+
+  it("bounds step durations and the test's total length", function()
+    local msg, path = load_error([[
+test { name = "t", cgroups = { {} }, steps = { { duration = 1e9 } } }
+test { name = "u", cgroups = { {} }, duration = 3000,
+       steps = { { duration = 500 }, { duration = 100.5 } } }
+]])
+    assert.matches(path .. ":1: test 't': field 'steps[1].duration': " ..
+                   SECONDS .. "1000000000", msg, 1, true)
+    assert.matches(path .. ":2: test 'u': field 'steps': BASELINE (3000 s) " ..
+                   "and the steps (600.5 s) add up to 3600.5 s; a test runs " ..
+                   "at most 3600 s", msg, 1, true)
+  end)
+
+  it("accepts the longest test", function()
+    with_suite([[
+test { name = "t", cgroups = { {} }, duration = 3000,
+       steps = { { duration = 600 } }, timeout = 7200 }
+]], function(path)
+      local s = assert(suite.load(path))
+      assert.are.equal(3000, s.tests[1].duration)
+    end)
+  end)
+
+  it("bounds the timeout and wants it longer than the test", function()
+    local msg, path = load_error([[
+test { name = "t", cgroups = { {} }, timeout = 1e9 }
+test { name = "u", cgroups = { {} }, duration = 3, steps = { { duration = 2 } },
+       timeout = 5 }
+]])
+    assert.matches(path .. ":1: test 't': field 'timeout': expected seconds " ..
+                   "from 0.001 to 7200, got 1000000000", msg, 1, true)
+    assert.matches(path .. ":2: test 'u': field 'timeout': 5 s does not " ..
+                   "cover the test's 5 s of phases (and the VM's exit): the " ..
+                   "watchdog would call every run a hang; give more, e.g. 30",
+                   msg, 1, true)
+  end)
+
+  it("bounds counts the guest agent holds", function()
+    local many = {}
+    for i = 1, 17 do many[i] = "{ name = \"c" .. i .. "\" }" end
+    local steps = {}
+    for i = 1, 17 do steps[i] = "{ duration = 1 }" end
+    local writes = {}
+    for i = 1, 9 do writes[i] = "[\"/sys/w" .. i .. "\"] = 1" end
+    local args = {}
+    for i = 1, 32 do args[i] = "\"-a\"" end
+    local msg, path = load_error(
+      "scheduler { name = \"s\", binary = \"s\", args = { " ..
+      table.concat(args, ", ") .. " } }\n" ..
+      "test { name = \"t\", cgroups = { " .. table.concat(many, ", ") ..
+      " } }\n" ..
+      "test { name = \"u\", cgroups = { { workers = 200 }, " ..
+      "{ workers = 100 } }, steps = { " .. table.concat(steps, ", ") ..
+      " } }\n" ..
+      "test { name = \"v\", cgroups = { {} }, steps = { { duration = 1, " ..
+      "writes = { " .. table.concat(writes, ", ") .. " } } } }\n")
+    assert.matches(path .. ":1: scheduler 's': field 'args': has 32 " ..
+                   "arguments; the guest agent passes at most 31", msg, 1,
+                   true)
+    assert.matches(path .. ":2: test 't': field 'cgroups': has 17 cgroups; " ..
+                   "a test has at most 16", msg, 1, true)
+    assert.matches(path .. ":3: test 'u': field 'cgroups': 300 workers in " ..
+                   "total; the guest agent runs at most 256 per test", msg, 1,
+                   true)
+    assert.matches(path .. ":3: test 'u': field 'steps': has 17 steps; a " ..
+                   "test has at most 16", msg, 1, true)
+    assert.matches(path .. ":4: test 'v': field 'steps[1]': has 9 writes " ..
+                   "and sysctls; a step applies at most 8", msg, 1, true)
+  end)
+
+  it("bounds the test's writes, sysctls and features together", function()
+    local writes = {}
+    for i = 1, 60 do writes[i] = "[\"/sys/w" .. i .. "\"] = 1" end
+    local msg, path = load_error("test { name = \"t\", cgroups = { {} }, " ..
+      "writes = { " .. table.concat(writes, ", ") .. " },\n" ..
+      "  sysctls = { \"kernel.a=1\", \"kernel.b=1\", \"kernel.c=1\" },\n" ..
+      "  sched_features = { \"HRTICK\", \"NO_WAKEUP_PREEMPTION\" } }\n")
+    assert.matches(path .. ":1: test 't': field 'writes': the test's " ..
+                   "writes, sysctls and sched_features add up to 65; the " ..
+                   "guest agent applies at most 64", msg, 1, true)
+  end)
+
+  it("bounds every other number with what it got", function()
+    local msg, path = load_error([[
+test { name = "t", memory_mb = 1e6, topology = { cores = 65 },
+       params = { spin_us = 1000001, sleep_us = -1 },
+       cgroups = { { weight = 10001, fanout = 257, workers = 257 } },
+       perf_delta_assertions = { { metric = "m", max_regression_pct = 1/0,
+                                   min_abs = 0/0, phase = 17 } } }
+]])
+    local at = path .. ":1: test 't': field "
+    assert.matches(at .. "'memory_mb': expected MiB as a whole number, 64 " ..
+                   "to 16384, got 1000000", msg, 1, true)
+    assert.matches(at .. "'topology': 'cores' must be a whole number from " ..
+                   "1 to 64", msg, 1, true)
+    assert.matches(at .. "'params.spin_us': expected microseconds, a whole " ..
+                   "number from 0 to 1000000, got 1000001", msg, 1, true)
+    assert.matches(at .. "'params.sleep_us': expected microseconds, a whole " ..
+                   "number from 0 to 1000000, got -1", msg, 1, true)
+    assert.matches(at .. "'cgroups[1].weight': expected a cgroup weight " ..
+                   "from 1 to 10000, got 10001", msg, 1, true)
+    assert.matches(at .. "'cgroups[1].fanout': expected the number of " ..
+                   "workers one futex_fanout messenger wakes (1 to 256), " ..
+                   "got 257", msg, 1, true)
+    assert.matches(at .. "'cgroups[1].workers': expected a whole number " ..
+                   "from 1 to 256, got 257", msg, 1, true)
+    assert.matches(at .. "'perf_delta_assertions[1].max_regression_pct': " ..
+                   "expected a finite number >= 0, got inf", msg, 1, true)
+    assert.matches(at .. "'perf_delta_assertions[1].min_abs': expected a " ..
+                   "finite number >= 0, got ", msg, 1, true)
+    assert.matches(at .. "'perf_delta_assertions[1].phase': expected a " ..
+                   "step index from 0 (BASELINE) to 16, got 17", msg, 1, true)
+    local _, vcpus = suite.parse_topology("1n4l4c8t")
+    assert.are.equal("128 vCPUs (llcs x cores x threads); at most 64", vcpus)
+  end)
+
+  it("publishes its bounds", function()
+    assert.are.equal(3600, suite.LIMITS.duration)
+    assert.are.equal(7200, suite.LIMITS.timeout)
   end)
 end)
 
