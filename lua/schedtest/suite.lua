@@ -15,6 +15,7 @@
 -- suggestion for a near-miss name.
 
 local fs = require "schedtest.fs"
+local host = require "schedtest.host"
 
 local string, table, math, os = string, table, math, os
 local assert, error, ipairs, pairs, pcall, select, setmetatable, tonumber,
@@ -791,8 +792,34 @@ local function validate(decl, spec, ctx)
   return out
 end
 
+-- {==================================================================
+-- Running the file: Ctrl-C gets through
+-- ===================================================================
+
+-- Whether `err` is the host's Ctrl-C: once SIGINT arrived, the host
+-- raises "interrupted!" (with a position when raised in Lua code).
+local function is_interrupt(err)
+  return host.interrupted() and type(err) == "string" and
+         err:find("interrupted!", 1, true) ~= nil
+end
+
+-- The sandbox's pcall: the file may catch its own errors, but never
+-- Ctrl-C, or it could run on past it (the host's hook raises only once).
+local function sandbox_pcall()
+  local function pass(ok, ...)
+    local err = ...
+    if not ok and is_interrupt(err) then error(err, 0) end
+    return ok, ...
+  end
+  return function(f, ...) return pass(pcall(f, ...)) end
+end
+
+-- }==================================================================
+
 --- Load and validate a suite file; returns the Suite table or
 -- nil, message (every problem, one per line), "EINVAL" / "ENOENT".
+-- Ctrl-C while the file runs raises "interrupted!", as everywhere else
+-- in the host.
 --
 -- Suite = { file=, root= (its directory), schedulers = {name -> sched},
 --           scheduler_list = {...}, tests = { test, ... } in file order }
@@ -845,7 +872,7 @@ function M.load(path)
     string = string, math = math, table = table, utf8 = utf8,
     ipairs = ipairs, pairs = pairs, next = next, select = select,
     tostring = tostring, tonumber = tonumber, type = type, error = error,
-    assert = assert, pcall = pcall, print = print,
+    assert = assert, print = print,
     os = { getenv = os.getenv, time = os.time, date = os.date },
   }
   env.scheduler = function(decl)
@@ -888,12 +915,18 @@ function M.load(path)
     suite.tests[#suite.tests + 1] = t
     return t
   end
+  env.pcall = sandbox_pcall()
   env._G = env
 
   local chunk, err = load(src, "@" .. display, "t", env)
   if not chunk then return nil, err, "EINVAL" end
   local ok, run_err = pcall(chunk)
-  if not ok then return nil, tostring(run_err), "EINVAL" end
+  if not ok then
+    -- Ctrl-C is not the file's mistake: the host's one protected path
+    -- turns it into exit status 130.
+    if is_interrupt(run_err) then error("interrupted!", 0) end
+    return nil, tostring(run_err), "EINVAL"
+  end
 
   -- Cross-references need the whole file.
   for _, t in ipairs(suite.tests) do

@@ -463,6 +463,31 @@ test { name = "t", memory_mb = 1e6, topology = { cores = 65 },
   end)
 end)
 
+describe("schedtest.suite.load evaluation", function()
+  -- Ctrl-C while the file runs: the host's one protected path exits 130.
+  for _, body in ipairs({ "while true do end",
+                          "while true do pcall(function() while true do " ..
+                          "end end) end" }) do
+    it("exits 130 on Ctrl-C during `" .. body .. "`", function()
+      local sh = require "helpers.sh"
+      with_suite("print('evaluating')\n" .. body .. "\n", function(path, dir)
+        local out = dir .. "/out"
+        local r = sh.run({ "sh", "-c",
+          sh.quote(sh.schedtest) .. " test --list --suite " .. sh.quote(path) ..
+          " >" .. sh.quote(out) .. " & pid=$!; i=0; " ..
+          "while ! grep -q evaluating " .. sh.quote(out) ..
+          " && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; " ..
+          -- a regression that ignores Ctrl-C must not hang the specs
+          "(sleep 30; kill -KILL $pid) 2>/dev/null & w=$!; " ..
+          "kill -INT $pid; wait $pid; rc=$?; kill $w; exit $rc" })
+        assert.are.equal(130, r.code, r.err)
+        assert.matches("schedtest: interrupted", r.err, 1, true)
+        assert.is_nil(r.err:find("schedtest test:", 1, true), r.err)
+      end)
+    end)
+  end
+end)
+
 describe("schedtest.suite.find", function()
   it("walks up from a subdirectory", function()
     with_suite(GOOD, function(path, dir)
