@@ -793,8 +793,11 @@ local function validate(decl, spec, ctx)
 end
 
 -- {==================================================================
--- Running the file: Ctrl-C gets through
+-- Running the file: Ctrl-C and a deadline get through
 -- ===================================================================
+
+--- Seconds the file may take to evaluate by default (load's time_limit).
+M.TIME_LIMIT = 10
 
 -- Whether `err` is the host's Ctrl-C: once SIGINT arrived, the host
 -- raises "interrupted!" (with a position when raised in Lua code).
@@ -804,26 +807,82 @@ local function is_interrupt(err)
 end
 
 -- The sandbox's pcall: the file may catch its own errors, but never
--- Ctrl-C, or it could run on past it (the host's hook raises only once).
-local function sandbox_pcall()
+-- Ctrl-C or the deadline `stop`, or it could run on past them (the
+-- host's hook raises only once).
+local function sandbox_pcall(stop)
   local function pass(ok, ...)
     local err = ...
-    if not ok and is_interrupt(err) then error(err, 0) end
+    if not ok and (err == stop or is_interrupt(err)) then error(err, 0) end
     return ok, ...
   end
   return function(f, ...) return pass(pcall(f, ...)) end
 end
 
+-- Line of the innermost frame, from `level` out, running `source`.
+local function line_in(source, level)
+  for l = level, level + 20 do
+    local info = debug.getinfo(l, "Sl")
+    if not info then break end
+    if info.source == source then return info.currentline end
+  end
+  return nil
+end
+
+-- pcall(chunk) under a count hook that raises `stop` once `limit`
+-- seconds of CPU time have passed (all an endless loop uses: the sandbox
+-- offers nothing that waits).  The hook is set only around the call; a
+-- hook set before is put back.  Ctrl-C replaces the hook with the
+-- host's, which still raises.  Returns ok, err, and the line of
+-- `source` running when the deadline struck.
+local function run_with_deadline(chunk, limit, stop, source)
+  local deadline, stopped_at = os.clock() + limit, nil
+  local old_hook, old_mask, old_count = debug.gethook()
+  debug.sethook(function()
+    if os.clock() > deadline then
+      stopped_at = stopped_at or line_in(source, 3)
+      error(stop, 0)
+    end
+  end, "", 1000)
+  local ok, err = pcall(chunk)
+  if type(old_hook) == "function" then
+    debug.sethook(old_hook, old_mask, old_count)
+  else
+    debug.sethook()
+  end
+  return ok, err, stopped_at
+end
+
+local function check_load_options(opts)
+  if opts == nil then return M.TIME_LIMIT end
+  if type(opts) ~= "table" then
+    error("suite.load: options must be a table, got " .. type(opts), 3)
+  end
+  for k in pairs(opts) do
+    if k ~= "time_limit" then
+      error("suite.load: unknown option '" .. tostring(k) ..
+            "' (known: time_limit)", 3)
+    end
+  end
+  local limit = opts.time_limit
+  if limit == nil then return M.TIME_LIMIT end
+  if type(limit) ~= "number" or not (limit > 0 and limit < math.huge) then
+    error("suite.load: time_limit must be a positive number of seconds, " ..
+          "got " .. tostring(limit), 3)
+  end
+  return limit
+end
 -- }==================================================================
 
 --- Load and validate a suite file; returns the Suite table or
--- nil, message (every problem, one per line), "EINVAL" / "ENOENT".
--- Ctrl-C while the file runs raises "interrupted!", as everywhere else
--- in the host.
+-- nil, message (every problem, one per line), "EINVAL" / "ENOENT" /
+-- "ETIMEDOUT" (the file did not finish within opts.time_limit seconds,
+-- default M.TIME_LIMIT).  Ctrl-C while the file runs raises
+-- "interrupted!", as everywhere else in the host.
 --
 -- Suite = { file=, root= (its directory), schedulers = {name -> sched},
 --           scheduler_list = {...}, tests = { test, ... } in file order }
-function M.load(path)
+function M.load(path, opts)
+  local limit = check_load_options(opts)
   local src, msg, code = fs.read_file(path)
   if not src then return nil, msg, code end
   local abs = fs.realpath(path) or path
@@ -915,16 +974,23 @@ function M.load(path)
     suite.tests[#suite.tests + 1] = t
     return t
   end
-  env.pcall = sandbox_pcall()
+  local stop = {} -- the deadline's error value, unique to this load
+  env.pcall = sandbox_pcall(stop)
   env._G = env
 
   local chunk, err = load(src, "@" .. display, "t", env)
   if not chunk then return nil, err, "EINVAL" end
-  local ok, run_err = pcall(chunk)
+  local ok, run_err, line = run_with_deadline(chunk, limit, stop,
+                                              "@" .. display)
   if not ok then
     -- Ctrl-C is not the file's mistake: the host's one protected path
     -- turns it into exit status 130.
     if is_interrupt(run_err) then error("interrupted!", 0) end
+    if run_err == stop then
+      return nil, string.format("%s%s: evaluation did not finish within " ..
+        "%g s (an endless loop?)", display, line and (":" .. line) or "",
+        limit), "ETIMEDOUT"
+    end
     return nil, tostring(run_err), "EINVAL"
   end
 

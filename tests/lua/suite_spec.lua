@@ -464,6 +464,74 @@ test { name = "t", memory_mb = 1e6, topology = { cores = 65 },
 end)
 
 describe("schedtest.suite.load evaluation", function()
+  local LOOP = "test { name = \"t\", cgroups = { {} } }\nwhile true do end\n"
+
+  it("stops an endless loop at the time limit, naming file and line",
+     function()
+    with_suite(LOOP, function(path)
+      local t0 = os.clock()
+      local s, msg, code = suite.load(path, { time_limit = 0.5 })
+      local spent = os.clock() - t0
+      assert.is_nil(s)
+      assert.are.equal("ETIMEDOUT", code)
+      assert.are.equal(path .. ":2: evaluation did not finish within 0.5 s " ..
+                       "(an endless loop?)", msg)
+      assert.is_true(spent >= 0.5 and spent < 5, tostring(spent))
+    end)
+  end)
+
+  it("lets no pcall in the file swallow the deadline", function()
+    with_suite([[
+while true do pcall(function() while true do end end) end
+]], function(path)
+      local _, msg, code = suite.load(path, { time_limit = 0.3 })
+      assert.are.equal("ETIMEDOUT", code)
+      assert.matches("evaluation did not finish within 0.3 s", msg, 1, true)
+    end)
+  end)
+
+  it("still lets the file catch its own errors", function()
+    with_suite([[
+local ok, err = pcall(error, "mine", 0)
+assert(not ok and err == "mine")
+test { name = "t", cgroups = { {} } }
+]], function(path)
+      assert(suite.load(path, { time_limit = 5 }))
+    end)
+  end)
+
+  it("removes its hook afterwards, also on error, and restores one set before",
+     function()
+    local before = { debug.gethook() }
+    with_suite("error('boom')\n", function(path)
+      local _, msg = suite.load(path)
+      assert.matches("boom", msg, 1, true)
+      assert.are.same(before, { debug.gethook() })
+    end)
+    with_suite(LOOP, function(path)
+      suite.load(path, { time_limit = 0.1 })
+      assert.are.same(before, { debug.gethook() })
+    end)
+    local function mine() end
+    debug.sethook(mine, "", 1000000)
+    local ok, err = pcall(with_suite, GOOD, function(path)
+      assert(suite.load(path))
+      local f, mask, n = debug.gethook()
+      assert.are.equal(mine, f)
+      assert.are.equal("", mask)
+      assert.are.equal(1000000, n)
+    end)
+    debug.sethook(table.unpack(before))
+    assert(ok, err)
+  end)
+
+  it("rejects a bad time limit", function()
+    assert.has_error(function() suite.load("x", { time_limit = 0 }) end,
+      "suite.load: time_limit must be a positive number of seconds, got 0")
+    assert.has_error(function() suite.load("x", { time_limt = 1 }) end,
+      "suite.load: unknown option 'time_limt' (known: time_limit)")
+  end)
+
   -- Ctrl-C while the file runs: the host's one protected path exits 130.
   for _, body in ipairs({ "while true do end",
                           "while true do pcall(function() while true do " ..
