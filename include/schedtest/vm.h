@@ -45,7 +45,15 @@ typedef struct {
     int threads; /* threads per core */
 } st_vm_topology;
 
-/** Watchdog bounds in ms; 0 means "derive from run_hint_ms". */
+/**
+ * The longest run hint or watchdog bound the launcher accepts, in ms: a
+ * day, far beyond any scheduler test, and small enough that every sum
+ * the watchdog makes of them stays far below INT_MAX.
+ */
+#define ST_VM_MAX_MS (24 * 60 * 60 * 1000)
+
+/** Watchdog bounds in ms, 0 to ST_VM_MAX_MS; 0 means "derive from
+ * run_hint_ms". */
 typedef struct {
     int boot;    /* launch -> the agent's first record */
     int setup;   /* first record -> workload started (scheduler attach) */
@@ -65,7 +73,8 @@ typedef struct {
     st_vm_accel accel;
     const char *workdir;   /* NULL: a temporary directory, removed by free */
     st_vm_timeouts timeouts;
-    int run_hint_ms;       /* the workload's planned length */
+    int run_hint_ms;       /* the workload's planned length, 0 to
+                              ST_VM_MAX_MS (0: unknown, 5 s assumed) */
     /* polled while waiting; non-zero kills qemu and ends with ST_EINTR */
     int (*interrupted)(void);
 } st_vm_opts;
@@ -104,7 +113,11 @@ int st_vm_qemu_version(char **out, const char *qemu);
 int st_vm_resolve_accel(st_vm_accel *out, char **why, const char *qemu,
                         const char *kernel, const char *initramfs);
 
-/** Launch qemu.  ST_EVMSTART when fork/exec fails outright. */
+/**
+ * Launch qemu.  ST_EVMSTART when fork/exec fails outright; ST_ERANGE,
+ * before anything starts, for a run hint or timeout outside 0 to
+ * ST_VM_MAX_MS.
+ */
 int st_vm_start(st_vm **out, const st_vm_opts *opts);
 
 /**

@@ -15,6 +15,7 @@
 -- suggestion for a near-miss name.
 
 local fs = require "schedtest.fs"
+local host = require "schedtest.host"
 
 local string, table, math, os = string, table, math, os
 local assert, error, ipairs, pairs, pcall, select, setmetatable, tonumber,
@@ -39,6 +40,30 @@ M.WORK_TYPES = { "cpu_spin", "spin_wait", "yield_heavy", "pipe_pingpong",
 
 --- The name of the kernel's built-in scheduler.
 M.BUILTIN_SCHEDULER = "eevdf"
+
+--- Bounds of the numbers and counts a suite may give (docs/suites.md,
+-- "Bounds").  The launcher holds milliseconds in C ints and the guest
+-- agent has fixed-size tables; these bounds sit well inside both, so a
+-- typo such as `duration = 1e9` fails here, with its line, before any
+-- VM starts.
+M.LIMITS = {
+  min_duration = 0.001, -- s: the guest counts whole milliseconds
+  duration = 3600,      -- s: one test, BASELINE plus every step
+  timeout = 7200,       -- s: the run watchdog; the default for the
+                        -- longest test is 2 x 3600 s + 20 s
+  workers = 256,        -- per cgroup and per test (the agent's table)
+  cgroups = 16,         -- per test (the agent's table)
+  steps = 16,           -- per test (BASELINE + 16 phases in the agent)
+  step_writes = 8,      -- writes + sysctls of one step; also its cpusets,
+                        -- and its weights
+  writes = 64,          -- writes + sysctls + sched_features of a test
+  sched_args = 31,      -- arguments of a scheduler
+  param_us = 1000000,   -- a work-type parameter: at most one second
+}
+local LIMITS = M.LIMITS
+
+-- The BASELINE phase's length when a test gives no duration.
+local DEFAULT_DURATION = 2
 
 -- {==================================================================
 -- Near-miss suggestions
@@ -77,6 +102,36 @@ end
 
 local function is_int(v) return math_type(v) == "integer" end
 
+-- What a field held, for "expected X, got Y" messages.
+local function got(v)
+  if type(v) == "string" then
+    return (string.format("%q", v):gsub("\\\n", "\\n"))
+  end
+  if math_type(v) == "integer" then return tostring(v) end
+  if type(v) == "number" then return string.format("%.14g", v) end
+  return type(v)
+end
+
+-- The first key of `v` that is not a list index, or nil: `ipairs` would
+-- silently skip it.
+local function non_list_key(v)
+  for k in pairs(v) do
+    if not (is_int(k) and k >= 1 and k <= #v) then return k end
+  end
+  return nil
+end
+
+-- One token of a spec line: no spaces, no control characters.
+local function is_word(v)
+  return type(v) == "string" and v:match("^[^%s%c]+$") ~= nil
+end
+
+-- One line of text: no control characters (a newline would start a
+-- new line of the guest agent's spec).
+local function is_line(v)
+  return type(v) == "string" and not v:find("%c")
+end
+
 local function string_list(v, ctx, field)
   if type(v) ~= "table" then
     return ctx:fail(field, "expected a list of strings, got " .. type(v))
@@ -89,14 +144,31 @@ local function string_list(v, ctx, field)
     end
     out[i] = s
   end
-  for k in pairs(v) do
-    if not (is_int(k) and k >= 1 and k <= #v) then
-      return ctx:fail(field, "expected a list, found key '" ..
-                      tostring(k) .. "'")
-    end
+  local k = non_list_key(v)
+  if k ~= nil then
+    return ctx:fail(field, "expected a list, found key '" .. tostring(k) ..
+                    "'")
   end
   return out
 end
+
+-- A list of strings, each passing `ok`; `what` says what an item must be.
+local function checked_list(ok, what)
+  return function(v, ctx, field)
+    local list = string_list(v, ctx, field)
+    if not list then return nil end
+    for i, s in ipairs(list) do
+      if not ok(s) then
+        return ctx:fail(field .. "[" .. i .. "]", "expected " .. what ..
+                        ", got " .. got(s))
+      end
+    end
+    return list
+  end
+end
+
+-- Scheduler arguments and kernel words: one spec or command line each.
+local line_list = checked_list(is_line, "text without control characters")
 
 --- Topology from {numa=, llcs=, cores=, threads=} or "1n2l2c1t".
 -- `llcs` counts last-level caches in total (spread evenly over the NUMA
@@ -107,7 +179,7 @@ function M.parse_topology(v)
     local n, l, c, t = v:match("^(%d+)n(%d+)l(%d+)c(%d+)t$")
     if not n then
       return nil, "expected a topology like \"1n2l2c1t\" (NUMA nodes, " ..
-                  "LLCs per node, cores per LLC, threads per core), got \"" ..
+                  "LLCs in total, cores per LLC, threads per core), got \"" ..
                   v .. "\""
     end
     v = { numa = tonumber(n), llcs = tonumber(l), cores = tonumber(c),
@@ -138,7 +210,8 @@ function M.parse_topology(v)
                 out.numa .. "): each NUMA node gets the same LLCs"
   end
   if out.llcs * out.cores * out.threads > 64 then
-    return nil, "more than 64 vCPUs"
+    return nil, string.format("%d vCPUs (llcs x cores x threads); at most 64",
+                              out.llcs * out.cores * out.threads)
   end
   return out
 end
@@ -166,13 +239,15 @@ local function sysctls(v, ctx, field)
   for k, x in pairs(v) do
     local entry
     if is_int(k) then
-      if type(x) ~= "string" or not x:match("^[%w_%.%-/]+=.*$") then
-        return ctx:fail(field, "item " .. k .. " must be \"name=value\"")
+      if type(x) ~= "string" or not x:match("^[%w_%.%-/]+=[^%c]*$") then
+        return ctx:fail(field, "item " .. k .. " must be \"name=value\" " ..
+                        "on one line, got " .. got(x))
       end
       entry = x
     elseif type(k) == "string" and k:match("^[%w_%.%-/]+$") then
-      if type(x) ~= "string" and type(x) ~= "number" then
-        return ctx:fail(field, "'" .. k .. "' must be a string or number")
+      if not (is_line(x) or type(x) == "number") then
+        return ctx:fail(field, "'" .. k .. "' must be a number or a " ..
+                        "string on one line, got " .. got(x))
       end
       entry = k .. "=" .. tostring(x)
     else
@@ -184,11 +259,25 @@ local function sysctls(v, ctx, field)
   return out
 end
 
-local function positive_number(v, ctx, field)
-  if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-    return ctx:fail(field, "expected a positive number of seconds")
+-- Seconds from LIMITS.min_duration to `max`; NaN and infinities fail
+-- the comparison too.
+local function seconds(max)
+  return function(v, ctx, field)
+    if type(v) ~= "number" or not (v >= LIMITS.min_duration and v <= max)
+    then
+      return ctx:fail(field, string.format("expected seconds from %g to " ..
+        "%g, got %s", LIMITS.min_duration, max, got(v)))
+    end
+    return v
   end
-  return v
+end
+
+local duration = seconds(LIMITS.duration)
+
+local function count(t)
+  local n = 0
+  for _ in pairs(t or {}) do n = n + 1 end
+  return n
 end
 
 local function boolean(v, ctx, field)
@@ -201,7 +290,27 @@ end
 local function name_string(v, ctx, field)
   if type(v) ~= "string" or not v:match("^[%a_][%w_%-]*$") then
     return ctx:fail(field, "expected a name of letters, digits, '_' " ..
-                    "and '-', starting with a letter")
+                    "and '-', starting with a letter, got " .. got(v))
+  end
+  return v
+end
+
+-- The guest agent keeps cgroup names and step labels in 64-byte buffers.
+local MAX_LABEL = 63
+
+local function cgroup_name(v, ctx, field)
+  local name = name_string(v, ctx, field)
+  if name and #name > MAX_LABEL then
+    return ctx:fail(field, "expected at most " .. MAX_LABEL ..
+                    " characters, got " .. #name)
+  end
+  return name
+end
+
+local function step_label(v, ctx, field)
+  if not is_word(v) or #v > MAX_LABEL then
+    return ctx:fail(field, "expected one word (no spaces) of at most " ..
+                    MAX_LABEL .. " characters, got " .. got(v))
   end
   return v
 end
@@ -222,20 +331,43 @@ function M.cpu_list(s)
   return cpus
 end
 
+-- The largest topology has 64 vCPUs (parse_topology); a CPU number
+-- beyond that is a typo, and bounding it keeps cpu_list's ranges short.
+local MAX_CPU = 63
+
+-- Whether `s` is a CPU list "0-1,3": ranges low to high, CPUs <= MAX_CPU.
+local function valid_cpu_list(s)
+  if s == "" or s:find(",,", 1, true) or s:match("^,") or s:match(",$") then
+    return false
+  end
+  for part in s:gmatch("[^,]+") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    if not a then a = part:match("^%d+$"); b = a end
+    a, b = tonumber(a), tonumber(b)
+    if not a or a > b or b > MAX_CPU then return false end
+  end
+  return true
+end
+
 local function cpuset(v, ctx, field)
+  local given = v
   if is_int(v) then v = tostring(v) end
   if type(v) == "table" then
     local parts = {}
     for i, c in ipairs(v) do
       if not is_int(c) or c < 0 then
-        return ctx:fail(field, "item " .. i .. " must be a CPU number")
+        return ctx:fail(field, "item " .. i .. " must be a CPU number, got " ..
+                        got(c))
       end
       parts[i] = tostring(c)
     end
     v = table.concat(parts, ",")
   end
-  if type(v) ~= "string" or not v:match("^%d+[%d,%-]*$") then
-    return ctx:fail(field, "expected a CPU list like \"0-1,3\" or {0, 1}")
+  if type(v) ~= "string" or not valid_cpu_list(v) then
+    return ctx:fail(field, "expected a CPU list like \"0-1,3\" or {0, 1} " ..
+                    "(CPUs 0 to " .. MAX_CPU .. ", ranges low to high), got " ..
+                    (type(given) == "table" and ("{" .. tostring(v) .. "}")
+                     or got(given)))
   end
   return v
 end
@@ -243,61 +375,88 @@ end
 local CGROUP_FIELDS = { "name", "workers", "work", "cpuset", "weight",
                         "fanout" }
 
+local function cgroup(cg, i, ctx, f)
+  for k in pairs(cg) do
+    if type(k) ~= "string" or not ({ name = 1, workers = 1, work = 1,
+        cpuset = 1, weight = 1, fanout = 1 })[k] then
+      ctx:unknown(f, k, CGROUP_FIELDS)
+    end
+  end
+  local c = {}
+  c.name = cg.name == nil and ("cg" .. (i - 1))
+           or cgroup_name(cg.name, ctx, f .. ".name")
+  local w = cg.workers == nil and 1 or cg.workers
+  if not is_int(w) or w < 1 or w > 256 then
+    ctx:fail(f .. ".workers", "expected a whole number from 1 to 256, got " ..
+             got(w))
+  else
+    c.workers = w
+  end
+  local work = cg.work or "cpu_spin"
+  local known = false
+  for _, wt in ipairs(M.WORK_TYPES) do if wt == work then known = true end end
+  if not known then
+    local near = type(work) == "string" and M.suggest(work, M.WORK_TYPES)
+    ctx:fail(f .. ".work", "unknown work type '" .. tostring(work) ..
+             "' (expected one of " .. table.concat(M.WORK_TYPES, ", ") ..
+             ")" .. (near and (" — did you mean '" .. near .. "'?") or ""))
+  end
+  c.work = work
+  if cg.cpuset ~= nil then c.cpuset = cpuset(cg.cpuset, ctx, f .. ".cpuset") end
+  if cg.weight ~= nil then
+    if not is_int(cg.weight) or cg.weight < 1 or cg.weight > 10000 then
+      ctx:fail(f .. ".weight", "expected a cgroup weight from 1 to 10000, " ..
+               "got " .. got(cg.weight))
+    else
+      c.weight = cg.weight
+    end
+  end
+  if cg.fanout ~= nil then
+    if not is_int(cg.fanout) or cg.fanout < 1 or cg.fanout > 256 then
+      ctx:fail(f .. ".fanout", "expected the number of workers one " ..
+               "futex_fanout messenger wakes (1 to 256), got " ..
+               got(cg.fanout))
+    else
+      c.fanout = cg.fanout
+    end
+  end
+  -- Only a valid count can be odd: an invalid one is reported above.
+  if c.work == "pipe_pingpong" and c.workers and c.workers % 2 == 1 then
+    ctx:fail(f .. ".workers", "pipe_pingpong pairs workers: use an " ..
+             "even number")
+  end
+  return c
+end
+
 local function cgroups(v, ctx, field)
   if type(v) ~= "table" or #v == 0 then
     return ctx:fail(field, "expected a non-empty list of cgroups")
   end
-  local out, seen = {}, {}
+  local extra = non_list_key(v)
+  if extra ~= nil then
+    return ctx:fail(field, "expected a list of cgroups, found key '" ..
+                    tostring(extra) .. "'")
+  end
+  if #v > LIMITS.cgroups then
+    return ctx:fail(field, string.format("has %d cgroups; a test has at " ..
+      "most %d", #v, LIMITS.cgroups))
+  end
+  local out, seen, workers = {}, {}, 0
   for i, cg in ipairs(v) do
     local f = field .. "[" .. i .. "]"
     if type(cg) ~= "table" then return ctx:fail(f, "expected a table") end
-    local c = {}
-    for k in pairs(cg) do
-      if type(k) ~= "string" or not ({ name = 1, workers = 1, work = 1,
-          cpuset = 1, weight = 1, fanout = 1 })[k] then
-        ctx:unknown(f, k, CGROUP_FIELDS)
-      end
-    end
-    c.name = cg.name == nil and ("cg" .. (i - 1))
-             or name_string(cg.name, ctx, f .. ".name")
-    if seen[c.name] then
+    local c = cgroup(cg, i, ctx, f)
+    -- An invalid name was reported by cgroup(); it cannot clash.
+    if c.name and seen[c.name] then
       ctx:fail(f .. ".name", "duplicate cgroup name '" .. c.name .. "'")
     end
-    seen[c.name] = true
-    local w = cg.workers == nil and 1 or cg.workers
-    if not is_int(w) or w < 1 or w > 256 then
-      ctx:fail(f .. ".workers", "expected a whole number from 1 to 256")
-    end
-    c.workers = w
-    local work = cg.work or "cpu_spin"
-    local known = false
-    for _, wt in ipairs(M.WORK_TYPES) do if wt == work then known = true end end
-    if not known then
-      local near = type(work) == "string" and M.suggest(work, M.WORK_TYPES)
-      ctx:fail(f .. ".work", "unknown work type '" .. tostring(work) ..
-               "' (expected one of " .. table.concat(M.WORK_TYPES, ", ") ..
-               ")" .. (near and (" — did you mean '" .. near .. "'?") or ""))
-    end
-    c.work = work
-    if cg.cpuset ~= nil then c.cpuset = cpuset(cg.cpuset, ctx, f .. ".cpuset") end
-    if cg.weight ~= nil then
-      if not is_int(cg.weight) or cg.weight < 1 or cg.weight > 10000 then
-        ctx:fail(f .. ".weight", "expected a cgroup weight from 1 to 10000")
-      end
-      c.weight = cg.weight
-    end
-    if cg.fanout ~= nil then
-      if not is_int(cg.fanout) or cg.fanout < 1 or cg.fanout > 256 then
-        ctx:fail(f .. ".fanout", "expected the number of workers one " ..
-                 "futex_fanout messenger wakes (1 to 256)")
-      end
-      c.fanout = cg.fanout
-    end
-    if c.work == "pipe_pingpong" and c.workers % 2 == 1 then
-      ctx:fail(f .. ".workers", "pipe_pingpong pairs workers: use an " ..
-               "even number")
-    end
+    if c.name then seen[c.name] = true end
+    workers = workers + (c.workers or 0)
     out[i] = c
+  end
+  if workers > LIMITS.workers then
+    ctx:fail(field, string.format("%d workers in total; the guest agent " ..
+      "runs at most %d per test", workers, LIMITS.workers))
   end
   return out
 end
@@ -305,55 +464,98 @@ end
 local STEP_FIELDS = { "duration", "scheduler", "label", "sysctls",
                       "writes", "cpusets", "weights" }
 
+-- { cgroup = value } of a step; `check` validates one value.  The cgroup
+-- names are checked against the test's cgroups once the test is whole.
+local function per_cgroup(v, ctx, field, what, check)
+  if type(v) ~= "table" then
+    return ctx:fail(field, "expected " .. what .. ", got " .. type(v))
+  end
+  local out = {}
+  for cg, x in pairs(v) do
+    if type(cg) ~= "string" then
+      ctx:fail(field, "keys must be cgroup names, got " .. got(cg))
+    else
+      out[cg] = check(x, ctx, field .. "." .. cg)
+    end
+  end
+  return out
+end
+
+local function weight(v, ctx, field)
+  if not is_int(v) or v < 1 or v > 10000 then
+    return ctx:fail(field, "expected a cgroup weight from 1 to 10000, got " ..
+                    got(v))
+  end
+  return v
+end
+
+-- The guest agent applies at most LIMITS.step_writes of each kind per
+-- step and would drop the rest without a word.
+local function check_step_counts(s, ctx, f)
+  local n = LIMITS.step_writes
+  if count(s.writes) + count(s.sysctls) > n then
+    ctx:fail(f, string.format("has %d writes and sysctls; a step applies " ..
+      "at most %d (move some to the test's own writes)",
+      count(s.writes) + count(s.sysctls), n))
+  end
+  for _, k in ipairs({ "cpusets", "weights" }) do
+    if count(s[k]) > n then
+      ctx:fail(f .. "." .. k, string.format("has %d entries; a step " ..
+        "changes at most %d", count(s[k]), n))
+    end
+  end
+end
+
+local function step(st, i, ctx, f)
+  for k in pairs(st) do
+    if type(k) ~= "string" or not ({ duration = 1, scheduler = 1, label = 1,
+        sysctls = 1, writes = 1, cpusets = 1, weights = 1 })[k] then
+      ctx:unknown(f, k, STEP_FIELDS)
+    end
+  end
+  local s = { duration = duration(st.duration, ctx, f .. ".duration") }
+  if st.scheduler ~= nil then
+    s.scheduler = name_string(st.scheduler, ctx, f .. ".scheduler")
+  end
+  if st.label == nil then
+    s.label = i == 1 and "BASELINE" or ("Step[" .. (i - 1) .. "]")
+  else
+    s.label = step_label(st.label, ctx, f .. ".label")
+  end
+  if st.sysctls ~= nil then
+    s.sysctls = sysctls(st.sysctls, ctx, f .. ".sysctls")
+  end
+  if st.writes ~= nil then
+    s.writes = M.writes(st.writes, ctx, f .. ".writes")
+  end
+  if st.cpusets ~= nil then
+    s.cpusets = per_cgroup(st.cpusets, ctx, f .. ".cpusets",
+                           "{ cgroup = \"cpus\" }", cpuset)
+  end
+  if st.weights ~= nil then
+    s.weights = per_cgroup(st.weights, ctx, f .. ".weights",
+                           "{ cgroup = weight }", weight)
+  end
+  check_step_counts(s, ctx, f)
+  return s
+end
+
 local function steps(v, ctx, field)
   if type(v) ~= "table" then return ctx:fail(field, "expected a list") end
+  local extra = non_list_key(v)
+  if extra ~= nil then
+    return ctx:fail(field, "expected a list of steps, found key '" ..
+                    tostring(extra) .. "'")
+  end
+  if #v > LIMITS.steps then
+    return ctx:fail(field, string.format("has %d steps; a test has at " ..
+      "most %d", #v, LIMITS.steps))
+  end
   local out = {}
   for i, st in ipairs(v) do
     local f = field .. "[" .. i .. "]"
     if type(st) ~= "table" then return ctx:fail(f, "expected a table") end
-    for k in pairs(st) do
-      if type(k) ~= "string" or not ({ duration = 1, scheduler = 1, label = 1,
-          sysctls = 1, writes = 1, cpusets = 1, weights = 1 })[k] then
-        ctx:unknown(f, k, STEP_FIELDS)
-      end
-    end
-    local s = { duration = positive_number(st.duration, ctx,
-                                           f .. ".duration") }
-    if st.scheduler ~= nil then
-      s.scheduler = name_string(st.scheduler, ctx, f .. ".scheduler")
-    end
-    s.label = st.label == nil and (i == 1 and "BASELINE" or
-                                   ("Step[" .. (i - 1) .. "]"))
-              or tostring(st.label)
-    if st.sysctls ~= nil then s.sysctls = sysctls(st.sysctls, ctx,
-                                                  f .. ".sysctls") end
-    if st.writes ~= nil then s.writes = M.writes(st.writes, ctx,
-                                                 f .. ".writes") end
-    if st.cpusets ~= nil then
-      if type(st.cpusets) ~= "table" then
-        ctx:fail(f .. ".cpusets", "expected { cgroup = \"cpus\" }")
-      else
-        s.cpusets = {}
-        for cg, cpus in pairs(st.cpusets) do
-          s.cpusets[cg] = cpuset(cpus, ctx, f .. ".cpusets." .. tostring(cg))
-        end
-      end
-    end
-    if st.weights ~= nil then
-      if type(st.weights) ~= "table" then
-        ctx:fail(f .. ".weights", "expected { cgroup = weight }")
-      else
-        s.weights = {}
-        for cg, w in pairs(st.weights) do
-          if not is_int(w) or w < 1 or w > 10000 then
-            ctx:fail(f .. ".weights." .. tostring(cg),
-                     "expected a cgroup weight from 1 to 10000")
-          end
-          s.weights[cg] = w
-        end
-      end
-    end
-    out[i] = s
+    out[i] = step(st, i, ctx, f)
   end
   return out
 end
@@ -383,12 +585,17 @@ local function assertions(v, ctx, field)
                "\"LowerBetter\"")
     end
     for _, k in ipairs({ "max_regression_pct", "min_abs" }) do
-      if a[k] ~= nil and (type(a[k]) ~= "number" or a[k] < 0) then
-        ctx:fail(f .. "." .. k, "expected a non-negative number")
+      local x = a[k]
+      if x ~= nil and (type(x) ~= "number" or not (x >= 0 and x < math.huge))
+      then
+        ctx:fail(f .. "." .. k, "expected a finite number >= 0, got " ..
+                 got(x))
       end
     end
-    if a.phase ~= nil and (not is_int(a.phase) or a.phase < 0) then
-      ctx:fail(f .. ".phase", "expected a step index (0 = BASELINE)")
+    if a.phase ~= nil and (not is_int(a.phase) or a.phase < 0 or
+                           a.phase > LIMITS.steps) then
+      ctx:fail(f .. ".phase", "expected a step index from 0 (BASELINE) to " ..
+               LIMITS.steps .. ", got " .. got(a.phase))
     end
     out[i] = { metric = a.metric, direction = dir,
                max_regression_pct = a.max_regression_pct,
@@ -414,24 +621,28 @@ end
 
 local function memory(v, ctx, field)
   if not is_int(v) or v < 64 or v > 16384 then
-    return ctx:fail(field, "expected MiB as a whole number, 64 to 16384")
+    return ctx:fail(field, "expected MiB as a whole number, 64 to 16384, " ..
+                    "got " .. got(v))
   end
   return v
 end
 
 --- Files to write in the guest before the run: { ["/sys/path"] = value }.
+-- The guest agent holds each path and value in 256 bytes.
 function M.writes(v, ctx, field)
   if type(v) ~= "table" then
     return ctx:fail(field, "expected { [\"/sys/...\"] = value }")
   end
   local out = {}
   for path, x in pairs(v) do
-    if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
-      return ctx:fail(field, "keys must be absolute guest paths, got " ..
-                      tostring(path))
+    if not is_word(path) or path:sub(1, 1) ~= "/" or #path > 255 then
+      return ctx:fail(field, "keys must be absolute guest paths without " ..
+                      "spaces, at most 255 characters, got " .. got(path))
     end
-    if type(x) ~= "string" and type(x) ~= "number" then
-      return ctx:fail(field, "'" .. path .. "' must be a string or number")
+    if not (is_line(x) or type(x) == "number") or #tostring(x) > 255 then
+      return ctx:fail(field .. "." .. path, "expected a number or a " ..
+                      "string on one line of at most 255 characters, got " ..
+                      got(x))
     end
     out[path] = tostring(x)
   end
@@ -451,8 +662,9 @@ local function params(v, ctx, field)
     for _, p in ipairs(PARAMS) do if p == k then known = true end end
     if not known then
       ctx:unknown(field, k, PARAMS)
-    elseif not is_int(x) or x < 0 then
-      ctx:fail(field .. "." .. k, "expected microseconds (a whole number)")
+    elseif not is_int(x) or x < 0 or x > LIMITS.param_us then
+      ctx:fail(field .. "." .. k, "expected microseconds, a whole number " ..
+               "from 0 to " .. LIMITS.param_us .. ", got " .. got(x))
     else
       out[k] = x
     end
@@ -467,16 +679,28 @@ local SCHEDULER_SPEC = {
     end
     return v
   end,
-  args = string_list, topology = topology, sysctls = sysctls,
-  kargs = string_list, kernels = string_list, sched_ext = boolean,
+  args = function(v, ctx, field)
+    local list = line_list(v, ctx, field)
+    if list and #list > LIMITS.sched_args then
+      return ctx:fail(field, string.format("has %d arguments; the guest " ..
+        "agent passes at most %d", #list, LIMITS.sched_args))
+    end
+    return list
+  end,
+  topology = topology, sysctls = sysctls,
+  kargs = line_list, kernels = string_list, sched_ext = boolean,
 }
 
 local TEST_SPEC = {
   name = name_string, scheduler = name_string, performance_mode = boolean,
-  topology = topology, duration = positive_number, memory_mb = memory,
-  cgroups = cgroups, steps = steps, sysctls = sysctls, kargs = string_list,
-  perf_delta_assertions = assertions, check = func, timeout = positive_number,
-  params = params, sched_features = string_list, writes = M.writes,
+  topology = topology, duration = duration, memory_mb = memory,
+  cgroups = cgroups, steps = steps, sysctls = sysctls, kargs = line_list,
+  perf_delta_assertions = assertions, check = func,
+  timeout = seconds(LIMITS.timeout),
+  params = params, writes = M.writes,
+  -- each feature is one word of the guest's spec (e.g. HRTICK, NO_HRTICK)
+  sched_features = checked_list(function(x) return x:match("^[%w_]+$") end,
+                                "a feature name like \"HRTICK\""),
   expect_fail = boolean, description = function(v, ctx, field)
     if type(v) ~= "string" then return ctx:fail(field, "expected a string") end
     return v
@@ -490,6 +714,51 @@ local function keys_of(spec)
   return out
 end
 -- }==================================================================
+
+-- Step cpusets and weights name cgroups of the same test.
+local function check_step_cgroups(t, ctx)
+  if not t.cgroups or not t.steps then return end -- reported already
+  local names, known = {}, {}
+  for _, cg in ipairs(t.cgroups) do
+    if cg.name then names[#names + 1] = cg.name; known[cg.name] = true end
+  end
+  for i, st in ipairs(t.steps) do
+    for _, k in ipairs({ "cpusets", "weights" }) do
+      for cg in pairs(st[k] or {}) do
+        if not known[cg] then
+          local near = M.suggest(cg, names)
+          ctx:fail("steps[" .. i .. "]." .. k .. "." .. cg, "no cgroup '" ..
+                   cg .. "' in this test (cgroups: " ..
+                   table.concat(names, ", ") .. ")" ..
+                   (near and (" — did you mean '" .. near .. "'?") or ""))
+        end
+      end
+    end
+  end
+end
+
+-- A test's length and count of writes, once all its fields are known.
+local function check_test_totals(t, ctx)
+  local base, steps_s = t.duration or DEFAULT_DURATION, 0
+  for _, st in ipairs(t.steps or {}) do steps_s = steps_s + (st.duration or 0) end
+  local total = base + steps_s
+  if total > LIMITS.duration then
+    ctx:fail("steps", string.format("BASELINE (%g s) and the steps (%g s) " ..
+      "add up to %g s; a test runs at most %g s", base, steps_s, total,
+      LIMITS.duration))
+  elseif t.timeout and t.timeout <= total then
+    ctx:fail("timeout", string.format("%g s does not cover the test's %g s " ..
+      "of phases (and the VM's exit): the watchdog would call every run a " ..
+      "hang; give more, e.g. %g", t.timeout, total,
+      math.min(2 * total + 20, LIMITS.timeout)))
+  end
+  local writes = count(t.writes) + count(t.sysctls) + count(t.sched_features)
+  if writes > LIMITS.writes then
+    ctx:fail("writes", string.format("the test's writes, sysctls and " ..
+      "sched_features add up to %d; the guest agent applies at most %d",
+      writes, LIMITS.writes))
+  end
+end
 
 -- A validation context: collects errors with their position.
 local Ctx = {}
@@ -523,12 +792,97 @@ local function validate(decl, spec, ctx)
   return out
 end
 
+-- {==================================================================
+-- Running the file: Ctrl-C and a deadline get through
+-- ===================================================================
+
+--- Seconds the file may take to evaluate by default (load's time_limit).
+M.TIME_LIMIT = 10
+
+-- Whether `err` is the host's Ctrl-C: once SIGINT arrived, the host
+-- raises "interrupted!" (with a position when raised in Lua code).
+local function is_interrupt(err)
+  return host.interrupted() and type(err) == "string" and
+         err:find("interrupted!", 1, true) ~= nil
+end
+
+-- The sandbox's pcall: the file may catch its own errors, but never
+-- Ctrl-C or the deadline `stop`, or it could run on past them (the
+-- host's hook raises only once).
+local function sandbox_pcall(stop)
+  local function pass(ok, ...)
+    local err = ...
+    if not ok and (err == stop or is_interrupt(err)) then error(err, 0) end
+    return ok, ...
+  end
+  return function(f, ...) return pass(pcall(f, ...)) end
+end
+
+-- Line of the innermost frame, from `level` out, running `source`.
+local function line_in(source, level)
+  for l = level, level + 20 do
+    local info = debug.getinfo(l, "Sl")
+    if not info then break end
+    if info.source == source then return info.currentline end
+  end
+  return nil
+end
+
+-- pcall(chunk) under a count hook that raises `stop` once `limit`
+-- seconds of CPU time have passed (all an endless loop uses: the sandbox
+-- offers nothing that waits).  The hook is set only around the call; a
+-- hook set before is put back.  Ctrl-C replaces the hook with the
+-- host's, which still raises.  Returns ok, err, and the line of
+-- `source` running when the deadline struck.
+local function run_with_deadline(chunk, limit, stop, source)
+  local deadline, stopped_at = os.clock() + limit, nil
+  local old_hook, old_mask, old_count = debug.gethook()
+  debug.sethook(function()
+    if os.clock() > deadline then
+      stopped_at = stopped_at or line_in(source, 3)
+      error(stop, 0)
+    end
+  end, "", 1000)
+  local ok, err = pcall(chunk)
+  if type(old_hook) == "function" then
+    debug.sethook(old_hook, old_mask, old_count)
+  else
+    debug.sethook()
+  end
+  return ok, err, stopped_at
+end
+
+local function check_load_options(opts)
+  if opts == nil then return M.TIME_LIMIT end
+  if type(opts) ~= "table" then
+    error("suite.load: options must be a table, got " .. type(opts), 3)
+  end
+  for k in pairs(opts) do
+    if k ~= "time_limit" then
+      error("suite.load: unknown option '" .. tostring(k) ..
+            "' (known: time_limit)", 3)
+    end
+  end
+  local limit = opts.time_limit
+  if limit == nil then return M.TIME_LIMIT end
+  if type(limit) ~= "number" or not (limit > 0 and limit < math.huge) then
+    error("suite.load: time_limit must be a positive number of seconds, " ..
+          "got " .. tostring(limit), 3)
+  end
+  return limit
+end
+-- }==================================================================
+
 --- Load and validate a suite file; returns the Suite table or
--- nil, message (every problem, one per line), "EINVAL" / "ENOENT".
+-- nil, message (every problem, one per line), "EINVAL" / "ENOENT" /
+-- "ETIMEDOUT" (the file did not finish within opts.time_limit seconds,
+-- default M.TIME_LIMIT).  Ctrl-C while the file runs raises
+-- "interrupted!", as everywhere else in the host.
 --
 -- Suite = { file=, root= (its directory), schedulers = {name -> sched},
 --           scheduler_list = {...}, tests = { test, ... } in file order }
-function M.load(path)
+function M.load(path, opts)
+  local limit = check_load_options(opts)
   local src, msg, code = fs.read_file(path)
   if not src then return nil, msg, code end
   local abs = fs.realpath(path) or path
@@ -577,7 +931,7 @@ function M.load(path)
     string = string, math = math, table = table, utf8 = utf8,
     ipairs = ipairs, pairs = pairs, next = next, select = select,
     tostring = tostring, tonumber = tonumber, type = type, error = error,
-    assert = assert, pcall = pcall, print = print,
+    assert = assert, print = print,
     os = { getenv = os.getenv, time = os.time, date = os.date },
   }
   env.scheduler = function(decl)
@@ -615,15 +969,30 @@ function M.load(path)
       ctx:fail("cgroups", "missing; a test needs at least one cgroup of " ..
                "workers")
     end
+    check_step_cgroups(t, ctx)
+    check_test_totals(t, ctx)
     suite.tests[#suite.tests + 1] = t
     return t
   end
+  local stop = {} -- the deadline's error value, unique to this load
+  env.pcall = sandbox_pcall(stop)
   env._G = env
 
   local chunk, err = load(src, "@" .. display, "t", env)
   if not chunk then return nil, err, "EINVAL" end
-  local ok, run_err = pcall(chunk)
-  if not ok then return nil, tostring(run_err), "EINVAL" end
+  local ok, run_err, line = run_with_deadline(chunk, limit, stop,
+                                              "@" .. display)
+  if not ok then
+    -- Ctrl-C is not the file's mistake: the host's one protected path
+    -- turns it into exit status 130.
+    if is_interrupt(run_err) then error("interrupted!", 0) end
+    if run_err == stop then
+      return nil, string.format("%s%s: evaluation did not finish within " ..
+        "%g s (an endless loop?)", display, line and (":" .. line) or "",
+        limit), "ETIMEDOUT"
+    end
+    return nil, tostring(run_err), "EINVAL"
+  end
 
   -- Cross-references need the whole file.
   for _, t in ipairs(suite.tests) do
@@ -677,21 +1046,29 @@ function M.load(path)
     local sched = suite.schedulers[t.scheduler]
     t.topology = t.topology or (sched and sched.topology)
                  or { numa = 1, llcs = 1, cores = 2, threads = 1 }
-    t.duration = t.duration or 2
+    t.duration = t.duration or DEFAULT_DURATION
     t.performance_mode = t.performance_mode or false
     t.sysctls = t.sysctls or {}
     t.kargs = t.kargs or {}
     t.perf_delta_assertions = t.perf_delta_assertions or {}
     t.vcpus = M.vcpus(t.topology)
-    for _, cg in ipairs(t.cgroups or {}) do
-      for _, cpu in ipairs(M.cpu_list(cg.cpuset or "")) do
+    local function check_cpus(cpus, field, what)
+      for _, cpu in ipairs(M.cpu_list(cpus or "")) do
         if cpu >= t.vcpus then
           errors[#errors + 1] = string.format("%s:%d: test '%s': field " ..
-            "'cgroups': cpuset of '%s' names CPU %d but the topology has " ..
-            "%d vCPUs (0-%d)", display, t.line, t.name, cg.name, cpu,
+            "'%s': cpuset of '%s' names CPU %d but the topology has " ..
+            "%d vCPUs (0-%d)", display, t.line, t.name, field, what, cpu,
             t.vcpus, t.vcpus - 1)
-          break
+          return
         end
+      end
+    end
+    for i, cg in ipairs(t.cgroups or {}) do
+      check_cpus(cg.cpuset, "cgroups", cg.name or ("cgroups[" .. i .. "]"))
+    end
+    for i, st in ipairs(t.steps or {}) do
+      for cg, cpus in pairs(st.cpusets or {}) do
+        check_cpus(cpus, "steps[" .. i .. "].cpusets", cg)
       end
     end
   end

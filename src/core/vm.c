@@ -15,8 +15,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,15 +356,36 @@ static char *path_in(const char *dir, const char *name)
     return p;
 }
 
-static void set_defaults(st_vm *vm)
+/*
+ * The watchdog's bounds from the options.  An out-of-range input is an
+ * error rather than a silent default: an overflowed run hint used to
+ * come out negative and give a bogus 30 s run bound.
+ */
+static int set_defaults(st_vm *vm)
 {
     st_vm_timeouts t = vm->o.timeouts;
-    int run = vm->o.run_hint_ms > 0 ? vm->o.run_hint_ms : 5000;
+    const struct {
+        const char *name;
+        int ms;
+    } in[] = {{"run_hint_ms", vm->o.run_hint_ms}, {"timeouts.boot", t.boot},
+              {"timeouts.setup", t.setup},       {"timeouts.run", t.run},
+              {"timeouts.silence", t.silence},   {"timeouts.grace", t.grace}};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        if (in[i].ms < 0 || in[i].ms > ST_VM_MAX_MS)
+            return st_error_set(ST_ERANGE, "vm: %s is %d ms; expected 0 to "
+                                "%d ms (a day)", in[i].name, in[i].ms,
+                                ST_VM_MAX_MS);
+    /* bounded inputs keep the derived run bound inside an int (checked
+     * here at compile time); the sum is made in 64 bits all the same */
+    _Static_assert(2LL * ST_VM_MAX_MS + 20000 <= INT_MAX,
+                   "the derived run bound must fit an int");
+    int64_t run = vm->o.run_hint_ms > 0 ? vm->o.run_hint_ms : 5000;
     vm->t.boot = t.boot > 0 ? t.boot : 30000;
     vm->t.setup = t.setup > 0 ? t.setup : 30000;
-    vm->t.run = t.run > 0 ? t.run : 2 * run + 20000;
+    vm->t.run = t.run > 0 ? t.run : (int)(2 * run + 20000);
     vm->t.silence = t.silence > 0 ? t.silence : 15000;
     vm->t.grace = t.grace > 0 ? t.grace : 1000;
+    return 0;
 }
 
 static int launch(st_vm *vm)
@@ -435,9 +458,12 @@ static int vm_alloc(st_vm **out, const st_vm_opts *opts)
         return st_error_set(ST_ENOMEM, "out of memory");
     vm->o = *opts;
     vm_init(vm);
-    set_defaults(vm);
     vm->scratch = (st_fs_scratch)ST_FS_SCRATCH_INIT;
-    int rc;
+    int rc = set_defaults(vm);
+    if (rc < 0) {
+        free(vm);
+        return rc;
+    }
     if (opts->workdir) {
         vm->dir = strdup(opts->workdir);
         rc = vm->dir ? st_fs_mkdir_p(vm->dir, 0755) : ST_ENOMEM;

@@ -31,6 +31,8 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,50 @@ static const char *word(lua_State *L, int idx, const char *what, const char *s)
         luaL_argerror(L, idx, lua_pushfstring(L, "%s '%s': must be one "
                       "word (no spaces)", what, s));
     return s;
+}
+
+/* Longest duration, timeout or total run in seconds: what the launcher
+ * holds (ST_VM_MAX_MS, a day). */
+#define MAX_SECONDS (ST_VM_MAX_MS / 1000)
+
+/*
+ * Seconds in field `key` of the table at `t` (`def` when absent) as
+ * milliseconds, for the option the error calls `name` (argument `argi`).
+ * Checked before the conversion: a double beyond INT_MAX does not convert
+ * to an int (undefined; INT_MIN on x86, which once showed up as a bogus
+ * 30 s hang).  NaN fails the comparison too.
+ */
+static int ms_field(lua_State *L, int argi, int t, const char *key,
+                    double def, const char *name)
+{
+    double s = luax_optfieldnumber(L, t, key, def);
+    if (!(s >= 0 && s <= MAX_SECONDS))
+        luaL_argerror(L, argi, lua_pushfstring(L, "%s: expected seconds from "
+                      "0 to %d (a day), got %f", name, MAX_SECONDS,
+                      (lua_Number)s));
+    return (int)(s * 1000);
+}
+
+/* Integer field `key` of the table at `t` (`def` when absent), checked
+ * against lo..hi before it is narrowed to an int. */
+static int int_field(lua_State *L, int argi, int t, const char *key,
+                     lua_Integer def, lua_Integer lo, lua_Integer hi,
+                     const char *name)
+{
+    lua_Integer v = luax_optfieldinteger(L, t, key, def);
+    if (v < lo || v > hi)
+        luaL_argerror(L, argi, lua_pushfstring(L, "%s: expected %I to %I, "
+                      "got %I", name, lo, hi, v));
+    return (int)v;
+}
+
+/* Like int_field for an optional field: 0 when absent. */
+static int opt_int_field(lua_State *L, int argi, int t, const char *key,
+                         lua_Integer lo, lua_Integer hi, const char *name)
+{
+    int absent = lua_getfield(L, t, key) == LUA_TNIL;
+    lua_pop(L, 1);
+    return absent ? 0 : int_field(L, argi, t, key, 0, lo, hi, name);
 }
 
 /* Value of t[k] as a string (numbers converted), or NULL. */
@@ -187,17 +233,17 @@ static void build_spec(lua_State *L, int o)
     lua_newtable(L);
     spec_buf b = {L, lua_gettop(L), 0};
     char line[1024];
-    double dur = luax_optfieldnumber(L, o, "duration", 2.0);
-    snprintf(line, sizeof line, "duration_ms %d\n", (int)(dur * 1000));
+    snprintf(line, sizeof line, "duration_ms %d\n",
+             ms_field(L, o, o, "duration", 2.0, "duration"));
     spec_add(&b, line);
-    double settle = luax_optfieldnumber(L, o, "settle", 0.3);
-    snprintf(line, sizeof line, "settle_ms %d\n", (int)(settle * 1000));
+    snprintf(line, sizeof line, "settle_ms %d\n",
+             ms_field(L, o, o, "settle", 0.3, "settle"));
     spec_add(&b, line);
-    double att = luax_optfieldnumber(L, o, "attach_timeout", 20);
-    snprintf(line, sizeof line, "attach_timeout_ms %d\n", (int)(att * 1000));
+    snprintf(line, sizeof line, "attach_timeout_ms %d\n",
+             ms_field(L, o, o, "attach_timeout", 20, "attach_timeout"));
     spec_add(&b, line);
     snprintf(line, sizeof line, "monitor_ms %d\n",
-             (int)luax_optfieldinteger(L, o, "monitor_ms", 100));
+             int_field(L, o, o, "monitor_ms", 100, 1, 60000, "monitor_ms"));
     spec_add(&b, line);
 
     lua_getfield(L, o, "params");
@@ -208,11 +254,15 @@ static void build_spec(lua_State *L, int o)
         luax_checkoptions(L, p, keys);
         spec_add(&b, "param");
         for (int i = 0; keys[i]; i++) {
-            lua_Integer v = luax_optfieldinteger(L, p, keys[i], -1);
-            if (v >= 0) {
-                snprintf(line, sizeof line, " %s=%lld", keys[i], (long long)v);
+            if (lua_getfield(L, p, keys[i]) != LUA_TNIL) {
+                char name[32];
+                snprintf(name, sizeof name, "params.%s", keys[i]);
+                /* the agent reads them with atoi */
+                snprintf(line, sizeof line, " %s=%d", keys[i],
+                         int_field(L, o, p, keys[i], 0, 0, INT_MAX, name));
                 spec_add(&b, line);
             }
+            lua_pop(L, 1);
         }
         spec_add(&b, "\n");
     }
@@ -313,12 +363,14 @@ static void build_spec(lua_State *L, int o)
                 n += snprintf(line + n, sizeof line - (size_t)n, " affinity=%s",
                               word(L, o, "affinity", aff));
             lua_pop(L, 1);
-            lua_Integer w = luax_optfieldinteger(L, c, "weight", 0);
+            int w = opt_int_field(L, o, c, "weight", 1, 10000,
+                                  "cgroups[i].weight");
             if (w > 0)
-                n += snprintf(line + n, sizeof line - (size_t)n, " weight=%lld", (long long)w);
-            lua_Integer f = luax_optfieldinteger(L, c, "fanout", 0);
+                n += snprintf(line + n, sizeof line - (size_t)n, " weight=%d", w);
+            int f = opt_int_field(L, o, c, "fanout", 1, 256,
+                                  "cgroups[i].fanout");
             if (f > 0)
-                n += snprintf(line + n, sizeof line - (size_t)n, " fanout=%lld", (long long)f);
+                n += snprintf(line + n, sizeof line - (size_t)n, " fanout=%d", f);
             snprintf(line + n, sizeof line - (size_t)n, "\n");
             spec_add(&b, line);
             lua_pop(L, 1);
@@ -337,10 +389,11 @@ static void build_spec(lua_State *L, int o)
                                                "sysctls", "cpusets", "weights",
                                                NULL};
             luax_checkoptions(L, s, keys);
-            char deflabel[32];
+            char deflabel[32], name[48];
             snprintf(deflabel, sizeof deflabel, "Step[%lld]", (long long)i - 1);
+            snprintf(name, sizeof name, "steps[%lld].duration", (long long)i);
             snprintf(line, sizeof line, "step ms=%d label=%s\n",
-                     (int)(luax_optfieldnumber(L, s, "duration", 1.0) * 1000),
+                     ms_field(L, o, s, "duration", 1.0, name),
                      word(L, o, "step label",
                           luax_optfieldstring(L, s, "label", deflabel)));
             spec_add(&b, line);
@@ -427,6 +480,10 @@ static st_vm_accel check_accel(lua_State *L, int o)
     return ST_VM_ACCEL_AUTO;
 }
 
+/* Largest topology count: keeps llcs * cores * threads inside an int;
+ * qemu refuses far smaller machines itself. */
+#define MAX_COUNT 1024
+
 static void check_topology(lua_State *L, int o, st_vm_topology *t)
 {
     memset(t, 0, sizeof *t);
@@ -443,20 +500,29 @@ static void check_topology(lua_State *L, int o, st_vm_topology *t)
         static const char *const keys[] = {"numa", "llcs", "cores", "threads",
                                            NULL};
         luax_checkoptions(L, tt, keys);
-        t->numa = (int)luax_optfieldinteger(L, tt, "numa", 1);
-        t->llcs = (int)luax_optfieldinteger(L, tt, "llcs", 1);
-        t->cores = (int)luax_optfieldinteger(L, tt, "cores", 1);
-        t->threads = (int)luax_optfieldinteger(L, tt, "threads", 1);
+        t->numa = int_field(L, o, tt, "numa", 1, 1, MAX_COUNT, "topology.numa");
+        t->llcs = int_field(L, o, tt, "llcs", 1, 1, MAX_COUNT, "topology.llcs");
+        t->cores = int_field(L, o, tt, "cores", 1, 1, MAX_COUNT,
+                             "topology.cores");
+        t->threads = int_field(L, o, tt, "threads", 1, 1, MAX_COUNT,
+                               "topology.threads");
     } else if (ty != LUA_TNIL)
         luaL_argerror(L, o, "topology: table {numa,llcs,cores,threads} or "
                       "string '1n2l4c1t' expected");
     lua_pop(L, 1);
-    if (t->numa < 1 || t->llcs < 1 || t->cores < 1 || t->threads < 1)
-        luaL_argerror(L, o, "topology: every count must be >= 1");
+    if (t->numa < 1 || t->llcs < 1 || t->cores < 1 || t->threads < 1 ||
+        t->numa > MAX_COUNT || t->llcs > MAX_COUNT || t->cores > MAX_COUNT ||
+        t->threads > MAX_COUNT)
+        luaL_argerror(L, o, lua_pushfstring(L, "topology: every count must "
+                      "be 1 to %d", MAX_COUNT));
     if (t->llcs % t->numa)
         luaL_argerror(L, o, lua_pushfstring(L, "topology: llcs (%d, in total) "
                       "must be a multiple of numa (%d)", t->llcs, t->numa));
 }
+
+/* Guest memory in MiB: a TiB, so that qemu's "-m" and the per-node
+ * split stay inside an int. */
+#define MAX_MEMORY_MB (1 << 20)
 
 static void check_timeouts(lua_State *L, int o, st_vm_timeouts *t)
 {
@@ -466,11 +532,11 @@ static void check_timeouts(lua_State *L, int o, st_vm_timeouts *t)
         static const char *const keys[] = {"boot", "setup", "run", "silence",
                                            "grace", NULL};
         luax_checkoptions(L, tt, keys);
-        t->boot = (int)(luax_optfieldnumber(L, tt, "boot", 0) * 1000);
-        t->setup = (int)(luax_optfieldnumber(L, tt, "setup", 0) * 1000);
-        t->run = (int)(luax_optfieldnumber(L, tt, "run", 0) * 1000);
-        t->silence = (int)(luax_optfieldnumber(L, tt, "silence", 0) * 1000);
-        t->grace = (int)(luax_optfieldnumber(L, tt, "grace", 0) * 1000);
+        t->boot = ms_field(L, o, tt, "boot", 0, "timeouts.boot");
+        t->setup = ms_field(L, o, tt, "setup", 0, "timeouts.setup");
+        t->run = ms_field(L, o, tt, "run", 0, "timeouts.run");
+        t->silence = ms_field(L, o, tt, "silence", 0, "timeouts.silence");
+        t->grace = ms_field(L, o, tt, "grace", 0, "timeouts.grace");
     } else if (!lua_isnil(L, -1))
         luaL_argerror(L, o, "timeouts: table expected");
     lua_pop(L, 1);
@@ -560,6 +626,28 @@ static int add_modules(st_initramfs *ir, char *lines, size_t size,
     return rc;
 }
 
+/* The planned length of the run, BASELINE plus every step, in ms: each
+ * checked by ms_field, the sum (in 64 bits) against a day. */
+static int run_hint(lua_State *L, int o)
+{
+    int64_t total = ms_field(L, o, o, "duration", 2.0, "duration");
+    if (lua_getfield(L, o, "steps") == LUA_TTABLE) {
+        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
+            char name[48];
+            snprintf(name, sizeof name, "steps[%lld].duration", (long long)i);
+            total += ms_field(L, o, lua_gettop(L), "duration", 1.0, name);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (total > ST_VM_MAX_MS)
+        luaL_argerror(L, o, lua_pushfstring(L, "duration and steps add up to "
+                      "%I ms; a run takes at most %d s (a day)",
+                      (lua_Integer)total, MAX_SECONDS));
+    return (int)total;
+}
+
 /*
  * Everything start() needs before qemu: resolve the kernel, build the
  * initramfs in a fresh scratch directory (`*scratch`, locked, so a sweep
@@ -576,21 +664,19 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts,
     check_topology(L, o, &opts->topo);
     check_timeouts(L, o, &opts->timeouts);
     opts->accel = check_accel(L, o);
-    opts->memory_mb = (int)luax_optfieldinteger(L, o, "memory_mb", 512);
+    opts->memory_mb = int_field(L, o, o, "memory_mb", 512, 1, MAX_MEMORY_MB,
+                                "memory_mb");
     opts->qemu = luax_optfieldstring(L, o, "qemu", NULL);
     opts->machine = luax_optfieldstring(L, o, "machine", NULL);
-    double dur = luax_optfieldnumber(L, o, "duration", 2.0);
-    int total_ms = (int)(dur * 1000);
-    if (lua_getfield(L, o, "steps") == LUA_TTABLE) {
-        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
-            total_ms += (int)(luax_optfieldnumber(L, -1, "duration", 1.0) * 1000);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    opts->run_hint_ms = total_ms;
+    opts->run_hint_ms = run_hint(L, o);
     opts->interrupted = luax_interrupted;
+    /* Every check that raises comes before anything is allocated: a
+     * raise from here on would leak the kernel path, the initramfs and
+     * the temporary directory. */
+    build_spec(L, o); /* anchored on the stack */
+    int spec = lua_gettop(L);
+    push_kargs(L, o); /* anchored on the stack */
+    opts->kargs = lua_tostring(L, -1);
 
     const char *kspec = luax_optfieldstring(L, o, "kernel", NULL);
     if (!kspec)
@@ -612,8 +698,6 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts,
                              "(%s); run `make` (it builds build/schedtest-agent) "
                              "or set SCHEDTEST_AGENT", agent));
     }
-    push_kargs(L, o); /* anchored on the stack */
-    opts->kargs = lua_tostring(L, -1);
 
     st_initramfs *ir = NULL;
     st_fs_scratch sc = ST_FS_SCRATCH_INIT;
@@ -650,7 +734,7 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts,
     lua_pop(L, 1);
     if (rc == 0) {
         lua_pushstring(L, modlines);
-        build_spec(L, o);
+        lua_pushvalue(L, spec);
         lua_concat(L, 2);
         size_t len;
         const char *text = lua_tolstring(L, -1, &len);
@@ -821,7 +905,11 @@ static int l_vm_run(lua_State *L) { return start_impl(L, 1); }
 static int m_poll(lua_State *L)
 {
     l_vm *v = check_vm(L);
-    int rc = st_vm_poll(v->vm, (int)(luaL_optnumber(L, 2, 0) * 1000));
+    double s = luaL_optnumber(L, 2, 0);
+    if (!(s >= 0 && s <= MAX_SECONDS))
+        luaL_argerror(L, 2, lua_pushfstring(L, "expected seconds to wait from "
+                      "0 to %d, got %f", MAX_SECONDS, (lua_Number)s));
+    int rc = st_vm_poll(v->vm, (int)(s * 1000));
     if (rc < 0)
         return luax_pushfail(L, rc);
     lua_pushboolean(L, rc == 1);
@@ -886,7 +974,8 @@ static int l_vm_argv(lua_State *L)
     st_vm_opts opts;
     memset(&opts, 0, sizeof opts);
     check_topology(L, 1, &opts.topo);
-    opts.memory_mb = (int)luax_optfieldinteger(L, 1, "memory_mb", 512);
+    opts.memory_mb = int_field(L, 1, 1, "memory_mb", 512, 1, MAX_MEMORY_MB,
+                               "memory_mb");
     opts.qemu = luax_optfieldstring(L, 1, "qemu", NULL);
     opts.machine = luax_optfieldstring(L, 1, "machine", NULL);
     opts.kernel = luax_optfieldstring(L, 1, "kernel", "bzImage");

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,6 +317,46 @@ static void test_vm__hang_is_killed_in_its_stage(void **state)
     assert_int_equal(kill(pid, 0), -1); /* reaped, no orphan */
 }
 
+/* A run hint or timeout the watchdog cannot hold fails before qemu
+ * starts; an overflowed hint (INT_MIN) once became a bogus 30 s bound. */
+static void test_vm__rejects_out_of_range_watchdog_bounds(void **state)
+{
+    (void)state;
+    setenv("ST_FAKE_QEMU", "pass", 1);
+    st_vm_opts o = {0};
+    o.qemu = self;
+    o.kernel = self;
+    o.initramfs = "unused.cpio";
+    o.accel = ST_VM_ACCEL_TCG;
+    o.timeouts.grace = 200;
+    const int bad[] = {ST_VM_MAX_MS + 1, INT_MAX, INT_MIN, -1};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        st_vm *vm = NULL;
+        o.run_hint_ms = bad[i];
+        assert_int_equal(st_vm_start(&vm, &o), ST_ERANGE);
+        assert_null(vm);
+        assert_non_null(strstr(st_error_last(), "vm: run_hint_ms is "));
+        assert_non_null(strstr(st_error_last(), "expected 0 to 86400000 ms"));
+    }
+    o.run_hint_ms = 0;
+    o.timeouts.run = INT_MAX;
+    st_vm *vm = NULL;
+    assert_int_equal(st_vm_start(&vm, &o), ST_ERANGE);
+    assert_non_null(strstr(st_error_last(), "timeouts.run is 2147483647 ms"));
+    o.timeouts.run = 0;
+    o.timeouts.silence = -5;
+    assert_int_equal(st_vm_start(&vm, &o), ST_ERANGE);
+    assert_non_null(strstr(st_error_last(), "timeouts.silence is -5 ms"));
+
+    /* the largest hint is fine: its derived run bound fits an int */
+    o.timeouts.silence = 0;
+    o.run_hint_ms = ST_VM_MAX_MS;
+    assert_int_equal(st_vm_start(&vm, &o), 0);
+    assert_int_equal(st_vm_wait(vm), 0);
+    assert_int_equal(st_vm_get_outcome(vm), ST_VM_PASSED);
+    st_vm_free(vm);
+}
+
 static void test_vm__percentile_nearest_rank(void **state)
 {
     (void)state;
@@ -340,6 +381,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_vm__passed_and_folded),
         cmocka_unit_test(test_vm__outcomes),
         cmocka_unit_test(test_vm__hang_is_killed_in_its_stage),
+        cmocka_unit_test(test_vm__rejects_out_of_range_watchdog_bounds),
         cmocka_unit_test(test_vm__percentile_nearest_rank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,44 @@ describe("schedtest.vm", function()
     assert.has_error(function() vm.argv{ accel = "xen" } end)
   end)
 
+  it("rejects numbers the launcher cannot hold, naming the option", function()
+    local function err(f, o)
+      local ok, msg = pcall(f, o)
+      assert.is_false(ok)
+      return msg
+    end
+    local day = "expected seconds from 0 to 86400 (a day), got "
+    assert.matches("(duration: " .. day .. "1000000000.0",
+                   err(vm.spec, { duration = 1e9 }), 1, true)
+    assert.matches("(duration: " .. day .. "3000000.0",
+                   err(vm.spec, { duration = 3e6 }), 1, true)
+    assert.matches("(duration: " .. day,
+                   err(vm.spec, { duration = 0/0 }), 1, true)
+    assert.matches("(steps[2].duration: " .. day .. "-1.0",
+                   err(vm.spec, { steps = { { duration = 1 },
+                                            { duration = -1 } } }), 1, true)
+    assert.matches("(settle: " .. day, err(vm.spec, { settle = 1/0 }), 1, true)
+    assert.matches("(monitor_ms: expected 1 to 60000, got 0",
+                   err(vm.spec, { monitor_ms = 0 }), 1, true)
+    assert.matches("(params.spin_us: expected 0 to 2147483647, got " ..
+                   "4294967296", err(vm.spec, { params = { spin_us = 2^32 } }),
+                   1, true)
+    assert.matches("(cgroups[i].weight: expected 1 to 10000, got 0",
+                   err(vm.spec, { cgroups = { { weight = 0 } } }), 1, true)
+    -- run() checks before it looks for the kernel, so none is needed here
+    assert.matches("(timeouts.run: " .. day .. "1000000000.0",
+                   err(vm.run, { kernel = "/nonexistent",
+                                 timeouts = { run = 1e9 } }), 1, true)
+    assert.matches("(duration and steps add up to 86401000 ms; a run takes " ..
+                   "at most 86400 s (a day))",
+                   err(vm.run, { kernel = "/nonexistent", duration = 86400,
+                                 steps = { { duration = 1 } } }), 1, true)
+    assert.matches("(memory_mb: expected 1 to 1048576, got 4294967296",
+                   err(vm.argv, { memory_mb = 2^32 }), 1, true)
+    assert.matches("(topology.cores: expected 1 to 1024, got 4294967297",
+                   err(vm.argv, { topology = { cores = 2^32 + 1 } }), 1, true)
+  end)
+
   it("returns nil, msg, code for an unknown kernel", function()
     local r, msg, code = vm.run{ kernel = "/nonexistent/bzImage" }
     assert.is_nil(r)
