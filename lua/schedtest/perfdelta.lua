@@ -580,8 +580,6 @@ function M.noise(opts, ctx)
         swept, swept == 1 and "y" or "ies")
   end
   local inv = M.new_invocation(root)
-  local ok, merr = fs.mkdir_p(inv.logs)
-  if not ok then return env_error("cannot create " .. inv.dir .. ": " .. merr) end
 
   local co_base, co_head = checkouts(ctx, inv)
   if not co_base then return env_error(co_head) end
@@ -599,6 +597,10 @@ function M.noise(opts, ctx)
     if not names then return env_error(why) end
     expected[side.side] = names
   end
+
+  -- Created only now, so an early stop leaves nothing in the runs root.
+  local ok, merr = fs.mkdir_p(inv.logs)
+  if not ok then return env_error("cannot create " .. inv.dir .. ": " .. merr) end
 
   io.stdout:write(string.format("perf-delta: candidate HEAD %s vs baseline " ..
     "%s\n  baseline: %s\n  perf tests: %s\n  runs: %d per side, " ..
