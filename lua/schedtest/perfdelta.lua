@@ -404,7 +404,7 @@ local function side_tests(side, filters)
   local suite_mod = require "schedtest.suite"
   local runner = require "schedtest.runner"
   local path = side.co:path() .. "/schedtest.lua"
-  local suite, msg = suite_mod.load(path)
+  local suite, msg = suite_mod.load(path, { display = "schedtest.lua" })
   if not suite then
     return nil, string.format("%s %s: schedtest.lua does not load: %s",
                               side.what, side.label, msg)

@@ -858,10 +858,13 @@ local function check_load_options(opts)
     error("suite.load: options must be a table, got " .. type(opts), 3)
   end
   for k in pairs(opts) do
-    if k ~= "time_limit" then
+    if k ~= "time_limit" and k ~= "display" then
       error("suite.load: unknown option '" .. tostring(k) ..
-            "' (known: time_limit)", 3)
+            "' (known: time_limit, display)", 3)
     end
+  end
+  if opts.display ~= nil and type(opts.display) ~= "string" then
+    error("suite.load: display must be a string", 3)
   end
   local limit = opts.time_limit
   if limit == nil then return M.TIME_LIMIT end
@@ -879,6 +882,9 @@ end
 -- default M.TIME_LIMIT).  Ctrl-C while the file runs raises
 -- "interrupted!", as everywhere else in the host.
 --
+-- opts.display names the file in messages (default: path), e.g. the
+-- project-relative name for a copy in a checkout.
+--
 -- Suite = { file=, root= (its directory), schedulers = {name -> sched},
 --           scheduler_list = {...}, tests = { test, ... } in file order }
 function M.load(path, opts)
@@ -890,7 +896,7 @@ function M.load(path, opts)
   local suite = { file = abs, root = root, schedulers = {},
                   scheduler_list = {}, tests = {} }
   local errors = {}
-  local display = path
+  local display = opts and opts.display or path
 
   -- Line of the innermost frame running the suite file itself.
   local function caller_line()
