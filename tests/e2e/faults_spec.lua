@@ -373,6 +373,38 @@ describe("fault matrix (e2e)", function()
            line_with(read(".e1"), "terminated"), left)
   end)
 
+  it("SIGINT and SIGHUP mid-round clean up (exit 130, 129)", function()
+    branch("docs-i", "main", "echo i >> NOTES.md", "docs")
+    for _, sig in ipairs({ { "INT", 130, "schedtest: interrupted" },
+                           { "HUP", 129, "schedtest: hangup" } }) do
+      local before = qemu_pids()
+      local tmp = private_tmp()
+      local out = private_tmp() .. "/sig"
+      os.execute(string.format([[
+        cd %s
+        TMPDIR=%s PWD=%s NO_COLOR=1 GITHUB_BASE_REF= SCHEDTEST_RUNS_ROOT=%s \
+          %s perf-delta --noise-adjust 2 --kernel %s >%s.o 2>%s.e &
+        pid=$!
+        for i in $(seq 1 900); do
+          ls %s | grep -q '^schedtest-vm-' && break
+          sleep 0.2
+        done
+        kill -%s $pid
+        wait $pid
+        echo $? >%s.rc
+      ]], gitfix.q(dir), tmp, gitfix.q(dir), gitfix.q(root), sh.schedtest,
+        gitfix.q(k.path), out, out, tmp, sig[1], out))
+      local rc = tonumber((fs.read_file(out .. ".rc") or ""):match("%d+"))
+      local err = fs.read_file(out .. ".e") or ""
+      local left = leftovers(tmp, root, before)
+      assert.are.equal(sig[2], rc, err)
+      assert.matches(sig[3], err, 1, true)
+      assert.are.same({}, left)
+      record("SIG" .. sig[1] .. " mid-round", { code = rc },
+             line_with(err, sig[3]) or err, left)
+    end
+  end)
+
   it("after SIGKILL mid-round the next run sweeps what was left",
      function()
     branch("docs-k", "main", "echo k >> NOTES.md", "docs")
