@@ -135,6 +135,29 @@ describe("fault matrix (e2e)", function()
     gitfix.sh(dir, "git add -A && git commit -qm " .. gitfix.q(msg))
   end
 
+  -- Start `perf-delta --noise-adjust 2` in the background with TMPDIR
+  -- `tmp`, send it `signal` once its first VM exists, and return its exit
+  -- status and stderr.
+  local function signal_mid_round(tmp, signal)
+    local out = private_tmp() .. "/bg"
+    os.execute(string.format([[
+      cd %s
+      TMPDIR=%s PWD=%s NO_COLOR=1 GITHUB_BASE_REF= SCHEDTEST_RUNS_ROOT=%s \
+        %s perf-delta --noise-adjust 2 --kernel %s >%s.o 2>%s.e &
+      pid=$!
+      for i in $(seq 1 900); do
+        ls %s | grep -q '^schedtest-vm-' && break
+        sleep 0.2
+      done
+      kill -%s $pid
+      wait $pid
+      echo $? >%s.rc
+    ]], gitfix.q(dir), tmp, gitfix.q(dir), gitfix.q(root), sh.schedtest,
+      gitfix.q(k.path), out, out, tmp, signal, out))
+    return tonumber((fs.read_file(out .. ".rc") or ""):match("%d+")),
+           fs.read_file(out .. ".e") or ""
+  end
+
   setup(function()
     k = kernels.built()
     dir = gitfix.init()
@@ -379,23 +402,7 @@ describe("fault matrix (e2e)", function()
                            { "HUP", 129, "schedtest: hangup" } }) do
       local before = qemu_pids()
       local tmp = private_tmp()
-      local out = private_tmp() .. "/sig"
-      os.execute(string.format([[
-        cd %s
-        TMPDIR=%s PWD=%s NO_COLOR=1 GITHUB_BASE_REF= SCHEDTEST_RUNS_ROOT=%s \
-          %s perf-delta --noise-adjust 2 --kernel %s >%s.o 2>%s.e &
-        pid=$!
-        for i in $(seq 1 900); do
-          ls %s | grep -q '^schedtest-vm-' && break
-          sleep 0.2
-        done
-        kill -%s $pid
-        wait $pid
-        echo $? >%s.rc
-      ]], gitfix.q(dir), tmp, gitfix.q(dir), gitfix.q(root), sh.schedtest,
-        gitfix.q(k.path), out, out, tmp, sig[1], out))
-      local rc = tonumber((fs.read_file(out .. ".rc") or ""):match("%d+"))
-      local err = fs.read_file(out .. ".e") or ""
+      local rc, err = signal_mid_round(tmp, sig[1])
       local left = leftovers(tmp, root, before)
       assert.are.equal(sig[2], rc, err)
       assert.matches(sig[3], err, 1, true)
@@ -410,22 +417,7 @@ describe("fault matrix (e2e)", function()
     branch("docs-k", "main", "echo k >> NOTES.md", "docs")
     local before = qemu_pids()
     local tmp = private_tmp()
-    local out = private_tmp() .. "/kill"
-    os.execute(string.format([[
-      cd %s
-      TMPDIR=%s PWD=%s NO_COLOR=1 GITHUB_BASE_REF= SCHEDTEST_RUNS_ROOT=%s \
-        %s perf-delta --noise-adjust 2 --kernel %s >%s.o 2>%s.e &
-      pid=$!
-      for i in $(seq 1 900); do
-        ls %s | grep -q '^schedtest-vm-' && break
-        sleep 0.2
-      done
-      kill -KILL $pid
-      wait $pid
-      echo $? >%s.rc
-    ]], gitfix.q(dir), tmp, gitfix.q(dir), gitfix.q(root), sh.schedtest,
-      gitfix.q(k.path), out, out, tmp, out))
-    local rc = tonumber((fs.read_file(out .. ".rc") or ""):match("%d+"))
+    local rc = signal_mid_round(tmp, "KILL")
     assert.are.equal(137, rc)
     local killed = leftovers(tmp, root, before)
     -- qemu died with its parent; the checkouts and scratch may remain
