@@ -437,10 +437,12 @@ static char *path_in(const char *dir, const char *name)
 
 /*
  * Host seconds one busy guest second costs under the virtual clock, per
- * shift, measured on an idle 2-core TCG host (docs/vm.md "Clocks"); a
- * shift past the table costs no more than its last entry.
+ * shift: examples/scx_vtime's perf_pingpong_vs_hog on a 2-core TCG host,
+ * the fastest of three boots (docs/vm.md "Clocks"); a kernel-heavy
+ * workload, so a user-space spin costs less.  A shift past the table
+ * costs no more than its last entry.
  */
-static const double virtual_cost[] = {5.0, 2.6, 1.4, 1.0};
+static const double virtual_cost[] = {4.7, 2.8, 1.4, 0.6};
 
 int st_vm_clock_slowdown(st_vm_clock clock, int icount_shift)
 {
