@@ -494,9 +494,10 @@ function M.base_seed(opts)
 end
 
 --- Round i's seed (i from 0), from the invocation's base seed: both sides
--- of a round get it (common random numbers: whatever the seed steers is
--- the same for both, so the difference is the code's), every round a
--- different one.  splitmix64 of base and round, cut to 32 bits.
+-- of a round get it (common random numbers: sides that run byte-identical
+-- code then measure identically; code that differs diverges as another
+-- seed would, docs/vm.md "Replay"), every round a different one so the
+-- rounds sample the spread.  splitmix64 of base and round, cut to 32 bits.
 function M.round_seed(base, i)
   local z = base + 0x9E3779B97F4A7C15 * (i + 1)
   z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
