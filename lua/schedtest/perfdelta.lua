@@ -693,6 +693,22 @@ local function checkouts(ctx, inv)
   return co_base, co_head
 end
 
+-- What noise mode is about to do, on stdout: the sides, the tests, how
+-- the rounds run, their clock and seeds (the base seed reproduces them).
+local function print_plan(ctx, tests, n, kinfo, plan, inv)
+  io.stdout:write(string.format("perf-delta: candidate HEAD %s vs baseline " ..
+    "%s\n  baseline: %s\n  perf tests: %s\n  runs: %d per side, " ..
+    "%s; kernel %s (%s)\n  clock: %s; seeds from base %d, the same " ..
+    "for both sides of a round (--seed %d reproduces them)\n" ..
+    "  invocation: %s\n", ctx.head_label, ctx.base.label, ctx.base.how,
+    #tests > 0 and table.concat(tests, ", ") or "none", n,
+    plan.together and "both sides of a round at once" or "interleaved",
+    kinfo.version or "?", kinfo.path,
+    #plan.clocks > 0 and table.concat(plan.clocks, " and ") or "-",
+    plan.base_seed, plan.base_seed, inv.dir))
+  io.stdout:flush()
+end
+
 -- The health records of one side's round.
 local function round_records(records, doc, side, i)
   for _, t in ipairs(doc.tests or {}) do
@@ -802,18 +818,7 @@ function M.noise(opts, ctx)
                  together = M.sides_together(clocks,
                    require("schedtest.runner").host_cpus()) }
 
-  io.stdout:write(string.format("perf-delta: candidate HEAD %s vs baseline " ..
-    "%s\n  baseline: %s\n  perf tests: %s\n  runs: %d per side, " ..
-    "%s; kernel %s (%s)\n  clock: %s; seeds from base %d, the same " ..
-    "for both sides of a round (--seed %d reproduces them)\n" ..
-    "  invocation: %s\n", ctx.head_label,
-    ctx.base.label, ctx.base.how, #expected.a > 0 and
-    table.concat(expected.a, ", ") or "none", n,
-    plan.together and "both sides of a round at once" or "interleaved",
-    kinfo.version or "?", kinfo.path,
-    #clocks > 0 and table.concat(clocks, " and ") or "-",
-    plan.base_seed, plan.base_seed, inv.dir))
-  io.stdout:flush()
+  print_plan(ctx, expected.a, n, kinfo, plan, inv)
   if #expected.a == 0 then
     say("perf-delta: the baseline %s has no performance_mode test%s — " ..
         "nothing to compare", ctx.base.label,
