@@ -20,6 +20,14 @@ each side once, runs each side's performance_mode tests N times
 this invocation's own under the runs root, and compares those runs alone
 from the observed spread.  One perf-delta runs per runs root at a time.
 
+Clocks and seeds: under TCG the rounds measure in virtual time (qemu's
+instruction counter; see --clock), which host load cannot move, so both
+sides of a round run at the same time when the host has 2 CPUs or more.
+Round i gets the same seed on both sides and a different one from the
+other rounds, derived from a base seed that is printed (--seed reproduces
+it).  Comparing runs measured with different clocks or shifts is warned
+about loudly.
+
 Baseline: --base C, else merge-base(HEAD, --base-ref R), else
 merge-base(HEAD, origin/$GITHUB_BASE_REF), else merge-base(HEAD, main).
 When that is HEAD itself and the work tree has uncommitted changes, the
@@ -92,7 +100,18 @@ p:option{ "--html", metavar = "FILE",
           help = "also write the HTML report to FILE" }
 p:option{ "--jobs", metavar = "N", type = "integer",
           check = function(v) return v >= 1, "must be at least 1" end,
-          help = "VMs in parallel for non-performance tests (passed on)" }
+          help = "VMs in parallel per side for non-performance and " ..
+                 "virtual-clock tests (passed on)" }
+p:option{ "--clock", metavar = "MODE", choices = { "auto", "virtual", "host" },
+          help = "what both sides' VMs measure time with (passed on): " ..
+                 "auto uses the suites' choice, else virtual for " ..
+                 "performance tests under TCG [default: auto]" }
+p:option{ "--seed", metavar = "S", type = "integer",
+          check = function(v)
+            return v >= 0 and v <= 4294967295, "must be 0 to 4294967295"
+          end,
+          help = "base seed of the rounds' seeds (printed when drawn at " ..
+                 "random); the same base reproduces the same rounds" }
 p:option{ "--runs-root", metavar = "DIR",
           help = "pool directory [default: $SCHEDTEST_RUNS_ROOT, " ..
                  "$KTSTR_RUNS_ROOT, or target/ktstr under the project]" }

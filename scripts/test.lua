@@ -10,8 +10,17 @@ local p = usage.parser{
   description = [[
 The suite is schedtest.lua, found by walking up from the current directory.
 Schedulers are built once per invocation (their build argv, in the project
-root).  performance_mode tests run one at a time; others may run --jobs VMs
-at once.  Sidecars go to {runs_root}/{kernel}-{project_commit}/ (runs root:
+root).  performance_mode tests on the host clock run one at a time; the
+others, and performance tests on the virtual clock, may run --jobs VMs at
+once.
+
+Clocks: a VM measures in virtual time (qemu's instruction counter under
+TCG: deterministic, blind to host load) or in host time.  --clock auto
+uses the suite's choice, else virtual for performance_mode tests under TCG
+and host otherwise.  Every run has a seed, recorded in its sidecar
+(host.seed); --seed S with the same clock, kernel and scheduler replays it.
+
+Sidecars go to {runs_root}/{kernel}-{project_commit}/ (runs root:
 $SCHEDTEST_RUNS_ROOT, $KTSTR_RUNS_ROOT, or target/ktstr under the project),
 or to $SCHEDTEST_SIDECAR_DIR; the first write of an invocation clears the
 run directory's old sidecars.
@@ -34,7 +43,8 @@ p:flag{ "--perf-only", help = "only performance_mode tests (also " ..
 p:flag{ "--list", help = "print the selected tests and exit" }
 p:option{ "--jobs", metavar = "N", type = "integer", default = 1,
           check = function(v) return v >= 1, "must be at least 1" end,
-          help = "VMs at once for non-performance tests" }
+          help = "VMs at once for non-performance tests and for " ..
+                 "virtual-clock ones" }
 p:flag{ "--keep-going", help = "run every test even after a failure" }
 p:flag{ "--no-build", help = "use the scheduler binaries as they are" }
 p:option{ "--suite", metavar = "FILE", help = "the suite file " ..
@@ -46,6 +56,17 @@ p:option{ "--json-summary", metavar = "FILE",
 p:option{ "--accel", metavar = "MODE", default = "auto",
           choices = { "auto", "kvm", "tcg" },
           help = "VM acceleration; auto probes KVM and falls back to TCG" }
+p:option{ "--clock", metavar = "MODE", default = "auto",
+          choices = { "auto", "virtual", "host" },
+          help = "what the VMs measure time with, for every test " ..
+                 "(overrides the suite); auto: the suite's, else virtual " ..
+                 "for performance tests under TCG" }
+p:option{ "--seed", metavar = "S", type = "integer",
+          check = function(v)
+            return v >= 0 and v <= 4294967295, "must be 0 to 4294967295"
+          end,
+          help = "every VM's seed (replays a run recorded with it); " ..
+                 "default: a random one per run" }
 
 local opts = p:parse({ ... })
 if not opts then return 0 end
@@ -136,7 +157,7 @@ local records, rerr, code = runner.run_tests(suite, tests, {
   runs_root = require("schedtest.sidecar").runs_root(suite.root),
   sidecar_dir = require("schedtest.sidecar").dir_override(),
   build = not opts.no_build, keep_going = opts.keep_going,
-  jobs = opts.jobs, accel = opts.accel,
+  jobs = opts.jobs, accel = opts.accel, clock = opts.clock, seed = opts.seed,
 })
 if not records then
   -- runner.run_tests raises on an interrupt; anything else that stops a

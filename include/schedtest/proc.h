@@ -28,6 +28,31 @@ typedef struct {
     double wall_s;   /**< wall time from spawn to reaping */
 } st_proc_result;
 
+typedef struct st_proc st_proc;
+
+/**
+ * Start a child and return at once.  The child gets its own process group
+ * and dies with us (PR_SET_PDEATHSIG).  `opts` need not outlive the call.
+ * ST_ENOENT / ST_EIO when it could not be started, with the reason.
+ */
+int st_proc_start(st_proc **out, const st_proc_opts *opts);
+
+/**
+ * Wait up to `wait_ms` for the child, enforcing timeout_s and
+ * should_stop (either stops its group: SIGINT, SIGTERM after 3 s, SIGKILL
+ * after 2 s more).  Returns 1 once it has finished, with `out` filled
+ * (again on every later call), 0 while it runs.
+ */
+int st_proc_poll(st_proc *p, st_proc_result *out, int wait_ms);
+
+/** Poll until the child has finished; fills `out`. */
+void st_proc_wait(st_proc *p, st_proc_result *out);
+
+int st_proc_pid(const st_proc *p);
+
+/** Stop the child's group if it still runs (as a stop), reap it, free. */
+void st_proc_free(st_proc *p);
+
 /**
  * Run a child to completion.  The child gets its own process group and
  * dies with us (PR_SET_PDEATHSIG), so no orphan outlives schedtest; on

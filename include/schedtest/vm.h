@@ -27,6 +27,27 @@ typedef enum {
     ST_VM_ACCEL_TCG
 } st_vm_accel;
 
+/**
+ * What the guest's clocks follow (docs/vm.md "Clocks").
+ *
+ * ST_VM_CLOCK_HOST: host time; TCG runs as fast as it can and host load
+ * moves every timing.  ST_VM_CLOCK_VIRTUAL: qemu's instruction counter
+ * (`-icount shift=S,align=off,sleep=off`, TCG only): each guest
+ * instruction takes 2^S ns of guest time and an idle guest skips ahead to
+ * its next timer, so timings depend on the instructions run, not on the
+ * host; with a fixed -seed and a fixed RTC a run replays exactly.
+ */
+typedef enum {
+    ST_VM_CLOCK_HOST,
+    ST_VM_CLOCK_VIRTUAL
+} st_vm_clock;
+
+/* The virtual clock's default shift, chosen by measurement (docs/vm.md). */
+#define ST_VM_DEFAULT_SHIFT 1
+#define ST_VM_MAX_SHIFT 10
+/* Seeds are 32-bit so they survive every JSON reader and are easy to type. */
+#define ST_VM_MAX_SEED 4294967295LL
+
 typedef enum {
     ST_VM_RUNNING,      /* not finished yet */
     ST_VM_PASSED,       /* agent reported success, results complete */
@@ -72,15 +93,50 @@ typedef struct {
     const char *machine;   /* NULL: microvm for one node, pc otherwise */
     st_vm_accel accel;
     const char *workdir;   /* NULL: a temporary directory, removed by free */
-    st_vm_timeouts timeouts;
+    st_vm_timeouts timeouts; /* in guest-time terms: scaled for the
+                                 virtual clock, see st_vm_limits() */
     int run_hint_ms;       /* the workload's planned length, 0 to
                               ST_VM_MAX_MS (0: unknown, 5 s assumed) */
+    st_vm_clock clock;
+    int icount_shift;      /* virtual clock: 2^shift ns per instruction,
+                              0..ST_VM_MAX_SHIFT */
+    long long seed;        /* qemu -seed and the agent's RNG, 0..
+                              ST_VM_MAX_SEED; < 0: st_vm_start draws one
+                              (st_vm_argv then passes none) */
     /* polled while waiting; non-zero kills qemu and ends with ST_EINTR */
     int (*interrupted)(void);
 } st_vm_opts;
 
 /** "passed", "failed", "panic", "hang", "truncated", "start_failed". */
 const char *st_vm_outcome_name(st_vm_outcome o);
+
+/** "host" or "virtual". */
+const char *st_vm_clock_name(st_vm_clock c);
+
+/**
+ * The watchdog's bounds for `opts`.  `host` holds the host-time bounds in
+ * ms: the explicit timeouts, else derived from run_hint_ms (boot 30 s,
+ * setup 30 s, run 2 x planned + 20 s, silence 15 s, grace 1 s), every one
+ * but grace multiplied by `slowdown` under the virtual clock (icount runs
+ * one host thread for all vCPUs, and host load slows it further).
+ * `guest_run` bounds the run in the guest's own time, as the agent's
+ * heartbeats report it: a guest whose clock went that far past the
+ * workload's start without finishing hangs, however slow the host is.
+ */
+typedef struct {
+    st_vm_timeouts host;
+    int guest_run;
+    int slowdown;
+} st_vm_limits;
+
+void st_vm_limits_of(st_vm_limits *out, const st_vm_opts *opts);
+
+/**
+ * Host ms the watchdog allows per ms of guest time: 1 for the host clock;
+ * for the virtual clock the measured cost of a busy guest second at that
+ * shift on an idle host, times 3 for host load (docs/vm.md).
+ */
+int st_vm_clock_slowdown(st_vm_clock clock, int icount_shift);
 
 /** "kvm" or "tcg" for a resolved accelerator. */
 const char *st_vm_accel_name(st_vm_accel a);
@@ -95,7 +151,8 @@ int st_vm_topology_name(char **out, const st_vm_topology *t);
  * qemu's argv for `opts` with accelerator `accel` (KVM or TCG), result
  * files at `console_path` / `results_path`.  NULL-terminated; free with
  * st_vm_argv_free().  ST_EINVAL for a topology qemu cannot express (llcs
- * not a multiple of numa).
+ * not a multiple of numa), and for the virtual clock under KVM (qemu's
+ * instruction counter exists only in TCG).
  */
 int st_vm_argv(char ***out, const st_vm_opts *opts, st_vm_accel accel,
                const char *console_path, const char *results_path);
@@ -116,7 +173,9 @@ int st_vm_resolve_accel(st_vm_accel *out, char **why, const char *qemu,
 /**
  * Launch qemu.  ST_EVMSTART when fork/exec fails outright; ST_ERANGE,
  * before anything starts, for a run hint or timeout outside 0 to
- * ST_VM_MAX_MS.
+ * ST_VM_MAX_MS.  The virtual clock resolves ST_VM_ACCEL_AUTO to TCG
+ * without a probe, and refuses KVM (ST_EINVAL).  A negative opts->seed is
+ * replaced by a random one.
  */
 int st_vm_start(st_vm **out, const st_vm_opts *opts);
 
@@ -147,6 +206,8 @@ st_vm_accel st_vm_get_accel(const st_vm *vm);
 /** Why this accelerator was chosen. */
 const char *st_vm_accel_reason(const st_vm *vm);
 int st_vm_pid(const st_vm *vm);
+/** The seed the VM runs with (drawn by st_vm_start when none was given). */
+long long st_vm_seed(const st_vm *vm);
 /** Directory holding console.log, results.bin and qemu.stderr. */
 const char *st_vm_workdir(const st_vm *vm);
 
@@ -172,6 +233,8 @@ long st_vm_wall_ms(const st_vm *vm);
  * The folded result (interfaces.md §4): outcome, reason, stage,
  * console_tail, accelerator, qemu_version, boot_ms, wall_ms, stats,
  * monitor, phases, stimulus_events, workers, sched_ext, guest, host.
+ * The host context carries the run's clock ("host" | "virtual"),
+ * icount_shift (virtual clock only) and seed.
  */
 int st_vm_result(st_fold_node **out, const st_vm *vm);
 

@@ -52,6 +52,8 @@ function M.validate(opts)
                            ["--jobs"] = opts.jobs,
                            ["--relevant"] = opts.relevant or nil,
                            ["-E/--filter"] = opts.filter,
+                           ["--clock"] = opts.clock,
+                           ["--seed"] = opts.seed,
                            ["-- ARGS"] = opts["--"] }) do
       if v ~= nil then
         usage.error("schedtest perf-delta: %s would be ignored without " ..
@@ -61,6 +63,16 @@ function M.validate(opts)
   end
   if opts.base and opts.base_ref then
     usage.error("schedtest perf-delta: --base and --base-ref are exclusive")
+  end
+  -- each round's clock and seed are perf-delta's to choose: the sides of
+  -- a round must share them
+  for _, a in ipairs(opts["--"] or {}) do
+    local flag = a:match("^(%-%-[%w-]+)")
+    if flag == "--clock" or flag == "--seed" then
+      usage.error("schedtest perf-delta: give %s to perf-delta itself, " ..
+                  "not after --: it chooses each round's %s for both " ..
+                  "sides", flag, flag:sub(3))
+    end
   end
 end
 
@@ -121,7 +133,8 @@ function M.runs_root(opts, ctx)
 end
 
 -- Host-context keys worth showing when they differ between the sides.
-local HOST_KEYS = { "accelerator", "qemu_version", "guest_kernel",
+local HOST_KEYS = { "accelerator", "clock", "icount_shift", "qemu_version",
+                    "guest_kernel",
                     "cpu_model", "online_cpus", "kernel_release",
                     "total_memory_kb", "vm_vcpus", "vm_memory_mb" }
 
@@ -146,6 +159,53 @@ function M.host_delta(view_a, view_b, label_a, label_b)
            accelerators = { a = ha.accelerator, b = hb.accelerator } }
 end
 -- }==================================================================
+
+--- What one sidecar's timings were measured in: "host" (also every
+-- sidecar from before clocks were recorded, and ktstr's), or
+-- "virtual (icount shift S)".
+function M.clock_label(host_ctx)
+  local h = type(host_ctx) == "table" and host_ctx or {}
+  if h.clock ~= "virtual" then return "host" end
+  return string.format("virtual (icount shift %s)",
+                       tostring(h.icount_shift or "?"))
+end
+
+--- The distinct clock labels of every run in `view`, sorted.
+function M.clocks_of(view)
+  local seen, list = {}, {}
+  for i = 1, #view do
+    local sc = view:row(i)
+    local label = M.clock_label(sc and sc.host)
+    if not seen[label] then
+      seen[label] = true
+      list[#list + 1] = label
+    end
+  end
+  table.sort(list)
+  return list
+end
+
+--- Loud warnings when the sides' runs were not all measured with the
+-- same clock and shift: such timings differ by construction, not by
+-- the code under test.  clocks = { a = labels, b = labels }.
+function M.clock_warnings(clocks, label_a, label_b)
+  local warnings = {}
+  local a, b = table.concat(clocks.a, ", "), table.concat(clocks.b, ", ")
+  for _, side in ipairs({ { clocks.a, "BASELINE", label_a },
+                          { clocks.b, "HEAD", label_b } }) do
+    if #side[1] > 1 then
+      warnings[#warnings + 1] = string.format("THE %s RUNS (%s) MIX " ..
+        "CLOCKS (%s): their timings are not comparable with each other",
+        side[2], side[3], table.concat(side[1], ", "))
+    end
+  end
+  if #clocks.a > 0 and #clocks.b > 0 and a ~= b then
+    warnings[#warnings + 1] = string.format("THE SIDES RAN UNDER " ..
+      "DIFFERENT CLOCKS (%s: %s, %s: %s): timings are not comparable; " ..
+      "rerun both with the same --clock", label_a, a, label_b, b)
+  end
+  return warnings
+end
 
 -- {==================================================================
 -- Compare and report
@@ -178,11 +238,15 @@ function M.compare_and_report(pool, opts, ctx, mode, health)
   result.host_delta = M.host_delta(view_a, view_b, ctx.base.label,
                                    ctx.head_label)
   local acc = result.host_delta.accelerators
+  local loud = M.clock_warnings({ a = M.clocks_of(view_a),
+                                  b = M.clocks_of(view_b) },
+                                ctx.base.label, ctx.head_label)
   if acc.a and acc.b and acc.a ~= acc.b then
-    table.insert(result.warnings, 1, string.format("THE SIDES RAN UNDER " ..
+    table.insert(loud, 1, string.format("THE SIDES RAN UNDER " ..
       "DIFFERENT VM ACCELERATORS (%s: %s, %s: %s): timings are not " ..
       "comparable", ctx.base.label, acc.a, ctx.head_label, acc.b))
   end
+  for i = #loud, 1, -1 do table.insert(result.warnings, 1, loud[i]) end
   -- Without --output, stdout gets the chosen format alone (so --format
   -- json pipes cleanly); with --output, the file gets it and the terminal
   -- still gets the text report.
@@ -399,7 +463,8 @@ end
 
 -- Each side's suite, evaluated here before any VM boots: a suite that does
 -- not load is an environment error with its message on the terminal, and
--- the selected test names say what each side is expected to run.
+-- the selected tests say what each side is expected to run (and on which
+-- clock).  Returns the tests and their names.
 local function side_tests(side, filters)
   local suite_mod = require "schedtest.suite"
   local runner = require "schedtest.runner"
@@ -413,13 +478,80 @@ local function side_tests(side, filters)
   if not tests then return nil, "-E: " .. ferr end
   local names = {}
   for i, t in ipairs(tests) do names[i] = t.name end
-  return names
+  return tests, names
 end
 
+-- {==================================================================
+-- Seeds and clocks of the rounds
+-- ===================================================================
+
+--- A base seed for this invocation: --seed, else a random one.
+function M.base_seed(opts)
+  if opts.seed then return opts.seed end
+  local rnd = io.open("/dev/urandom", "rb")
+  local bytes = rnd and rnd:read(4)
+  if rnd then rnd:close() end
+  if not bytes or #bytes < 4 then return os.time() & 0xFFFFFFFF end
+  return (string.unpack("<I4", bytes))
+end
+
+--- Round i's seed (i from 0), from the invocation's base seed: both sides
+-- of a round get it (common random numbers: sides that run byte-identical
+-- code then measure identically; code that differs diverges as another
+-- seed would, docs/vm.md "Replay"), every round a different one so the
+-- rounds sample the spread.  splitmix64 of base and round, cut to 32 bits.
+function M.round_seed(base, i)
+  local z = base + 0x9E3779B97F4A7C15 * (i + 1)
+  z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
+  z = (z ~ (z >> 27)) * 0x94D049BB133111EB
+  z = z ~ (z >> 31)
+  return z & 0xFFFFFFFF
+end
+
+-- The --accel the child rounds run with: from -- ARGS, else auto.
+local function passthrough_accel(args)
+  for i, a in ipairs(args or {}) do
+    if a == "--accel" then return args[i + 1] or "auto" end
+    local v = a:match("^%-%-accel=(.+)$")
+    if v then return v end
+  end
+  return "auto"
+end
+
+--- The clocks the selected tests of both sides will run on, as the child
+-- rounds will decide them (runner.clock_plan): a sorted list, or nil,
+-- message when a side asks for a clock that cannot run.
+function M.round_clocks(tests_by_side, opts, kernel_path)
+  local runner = require "schedtest.runner"
+  local how = { clock = opts.clock or "auto",
+                accel = passthrough_accel(opts["--"]),
+                auto_accel = runner.auto_accel(kernel_path) }
+  local seen, list = {}, {}
+  for _, tests in ipairs(tests_by_side) do
+    local plan, why = runner.clock_plan(tests, how)
+    if not plan then return nil, why end
+    for _, t in ipairs(tests) do
+      local c = plan[t.name].clock
+      if not seen[c] then seen[c] = true; list[#list + 1] = c end
+    end
+  end
+  table.sort(list)
+  return list
+end
+
+--- Whether both sides' round i may run at the same time: every test runs
+-- on the virtual clock, which host load cannot move, and the host has a
+-- CPU for each side (each icount VM runs on one host thread).
+function M.sides_together(clocks, host_cpus)
+  return #clocks == 1 and clocks[1] == "virtual" and host_cpus >= 2
+end
+-- }==================================================================
+
 -- The argv of one `schedtest test` round.
-local function round_argv(kinfo, filters, opts, summary, first)
+local function round_argv(kinfo, filters, opts, summary, first, seed)
   local argv = { host.exe, "test", "--kernel", kinfo.path, "--perf-only",
-                 "--keep-going", "--json-summary", summary }
+                 "--keep-going", "--json-summary", summary,
+                 "--clock", opts.clock or "auto", "--seed", tostring(seed) }
   if not first then argv[#argv + 1] = "--no-build" end
   for _, f in ipairs(filters) do
     argv[#argv + 1] = "-E"
@@ -452,11 +584,10 @@ local function writable(dir)
   return ok and "" or (" (" .. dir .. " cannot be written: " .. msg .. ")")
 end
 
---- Run one side's round i.  Returns the summary of the child run, or
--- nil, message for anything that is not a test result (the child could
--- not start, stopped on an environment error, died): those end
--- perf-delta with exit status 2.
-function M.run_round(side, i, n, ctx)
+--- Start one side's round i with `seed`: `schedtest test` in the side's
+-- checkout, writing into the round's own leaf.  Returns the round
+-- { handle = schedtest.Proc, ... } (close the handle) or nil, message.
+function M.start_round(side, i, n, ctx, seed)
   local leaf = string.format("%s/%s-%s-%d", ctx.inv.dir, side.name,
                              side.label, i)
   local ok, msg = fs.mkdir_p(leaf)
@@ -464,18 +595,29 @@ function M.run_round(side, i, n, ctx)
   local tag = string.format("%s-%d", side.name, i)
   local log = ctx.inv.logs .. "/" .. tag .. ".log"
   local summary = ctx.inv.logs .. "/" .. tag .. ".json"
-  local r, err = proc.run(round_argv(ctx.kinfo, ctx.filters, ctx.opts,
-                                     summary, i == 0), {
+  local h, err = proc.start(round_argv(ctx.kinfo, ctx.filters, ctx.opts,
+                                       summary, i == 0, seed), {
     cwd = side.co:path(), stdout = log, stderr = "stdout",
     env = { PWD = side.co:path(), SCHEDTEST_PERF_ONLY = "1",
             SCHEDTEST_SIDECAR_DIR = leaf,
             SCHEDTEST_PROJECT_COMMIT = side.label,
             SCHEDTEST_RUNS_ROOT = ctx.inv.dir } })
-  if not r then return nil, "cannot start `schedtest test`: " .. err end
+  if not h then return nil, "cannot start `schedtest test`: " .. err end
+  return { handle = h, side = side, i = i, n = n, log = log,
+           summary = summary }
+end
+
+--- Wait for a started round.  Returns the summary of the child run, or
+-- nil, message for anything that is not a test result (the child stopped
+-- on an environment error, died): those end perf-delta with exit status 2.
+function M.finish_round(round, ctx)
+  local r = round.handle:wait()
+  round.handle:close()
   if r.interrupted or host.interrupted() then error("interrupted!", 0) end
+  local side, log = round.side, round.log
   local where = string.format("%s %s round %d/%d", side.what, side.label,
-                              i + 1, n)
-  local doc = testsummary.read(summary)
+                              round.i + 1, round.n)
+  local doc = testsummary.read(round.summary)
   if doc and doc.error then
     return nil, string.format("%s: %s\n(log: %s)", where,
                               doc.error.message, log)
@@ -489,6 +631,30 @@ function M.run_round(side, i, n, ctx)
   end
   doc.log = log
   return doc
+end
+
+--- Run one side's round i to its end (start_round, then finish_round).
+function M.run_round(side, i, n, ctx, seed)
+  local round, why = M.start_round(side, i, n, ctx, seed)
+  if not round then return nil, why end
+  local h <close> = round.handle
+  return M.finish_round(round, ctx)
+end
+
+--- Both sides' round i at the same time; their summaries in side order,
+-- or nil, message as soon as one has none (the other is then stopped).
+function M.run_round_together(sides, i, n, ctx, seed)
+  local ra, why = M.start_round(sides[1], i, n, ctx, seed)
+  if not ra then return nil, why end
+  local ha <close> = ra.handle
+  local rb, why2 = M.start_round(sides[2], i, n, ctx, seed)
+  if not rb then return nil, why2 end
+  local hb <close> = rb.handle
+  local da, ea = M.finish_round(ra, ctx)
+  if not da then return nil, ea end
+  local db, eb = M.finish_round(rb, ctx)
+  if not db then return nil, eb end
+  return { da, db }
 end
 
 -- Loud, immediate notes about failed tests of a round (the report repeats
@@ -527,6 +693,62 @@ local function checkouts(ctx, inv)
                                           ctx.head_label .. "-" .. inv.id)
   if not co_head then co_base:close(); return nil, msg2 end
   return co_base, co_head
+end
+
+-- What noise mode is about to do, on stdout: the sides, the tests, how
+-- the rounds run, their clock and seeds (the base seed reproduces them).
+local function print_plan(ctx, tests, n, kinfo, plan, inv)
+  io.stdout:write(string.format("perf-delta: candidate HEAD %s vs baseline " ..
+    "%s\n  baseline: %s\n  perf tests: %s\n  runs: %d per side, " ..
+    "%s; kernel %s (%s)\n  clock: %s; seeds from base %d, the same " ..
+    "for both sides of a round (--seed %d reproduces them)\n" ..
+    "  invocation: %s\n", ctx.head_label, ctx.base.label, ctx.base.how,
+    #tests > 0 and table.concat(tests, ", ") or "none", n,
+    plan.together and "both sides of a round at once" or "interleaved",
+    kinfo.version or "?", kinfo.path,
+    #plan.clocks > 0 and table.concat(plan.clocks, " and ") or "-",
+    plan.base_seed, plan.base_seed, inv.dir))
+  io.stdout:flush()
+end
+
+-- The health records of one side's round.
+local function round_records(records, doc, side, i)
+  for _, t in ipairs(doc.tests or {}) do
+    records[#records + 1] = { side = side.side, test = t.name,
+      status = t.status, reasons = t.reasons, round = i }
+  end
+end
+
+--- Every round of both sides: round i gets round_seed(base, i) on both
+-- sides, and runs both sides at once when plan.together, else baseline
+-- then HEAD.  Returns the health records, or nil, message.
+function M.run_rounds(sides, n, round_ctx, plan)
+  local records = {}
+  local bar = progress(2 * n)
+  for i = 0, n - 1 do
+    local seed = M.round_seed(plan.base_seed, i)
+    if plan.together then
+      bar.start(string.format("round %d/%d: %s %s and %s %s at once",
+        i + 1, n, sides[1].what, sides[1].label, sides[2].what,
+        sides[2].label))
+      local docs, why = M.run_round_together(sides, i, n, round_ctx, seed)
+      if not docs then bar.finish(); return nil, why end
+      for k, side in ipairs(sides) do
+        bar.finish(round_failures(docs[k], side, i))
+        round_records(records, docs[k], side, i)
+      end
+    else
+      for _, side in ipairs(sides) do
+        bar.start(string.format("%s %s round %d/%d", side.what, side.label,
+                                i + 1, n))
+        local doc, why = M.run_round(side, i, n, round_ctx, seed)
+        bar.finish(doc and round_failures(doc, side, i))
+        if not doc then return nil, why end
+        round_records(records, doc, side, i)
+      end
+    end
+  end
+  return records
 end
 
 function M.noise(opts, ctx)
@@ -591,24 +813,22 @@ function M.noise(opts, ctx)
     { name = "head", label = ctx.head_label, co = co_head, what = "HEAD",
       side = "b" },
   }
-  local expected = {}
+  local expected, selected = {}, {}
   for _, side in ipairs(sides) do
-    local names, why = side_tests(side, filters)
-    if not names then return env_error(why) end
-    expected[side.side] = names
+    local tests, names = side_tests(side, filters)
+    if not tests then return env_error(names) end
+    expected[side.side], selected[#selected + 1] = names, tests
   end
+  local clocks, cwhy = M.round_clocks(selected, opts, kinfo.path)
+  if not clocks then return env_error(cwhy) end
+  local plan = { base_seed = M.base_seed(opts), clocks = clocks,
+                 together = M.sides_together(clocks,
+                   require("schedtest.runner").host_cpus()) }
 
   -- Created only now, so an early stop leaves nothing in the runs root.
   local ok, merr = fs.mkdir_p(inv.logs)
   if not ok then return env_error("cannot create " .. inv.dir .. ": " .. merr) end
-
-  io.stdout:write(string.format("perf-delta: candidate HEAD %s vs baseline " ..
-    "%s\n  baseline: %s\n  perf tests: %s\n  runs: %d per side, " ..
-    "interleaved; kernel %s (%s)\n  invocation: %s\n", ctx.head_label,
-    ctx.base.label, ctx.base.how, #expected.a > 0 and
-    table.concat(expected.a, ", ") or "none", n, kinfo.version or "?",
-    kinfo.path, inv.dir))
-  io.stdout:flush()
+  print_plan(ctx, expected.a, n, kinfo, plan, inv)
   if #expected.a == 0 then
     say("perf-delta: the baseline %s has no performance_mode test%s — " ..
         "nothing to compare", ctx.base.label,
@@ -616,23 +836,9 @@ function M.noise(opts, ctx)
     return M.EXIT.pass
   end
 
-  local round_ctx = { inv = inv, kinfo = kinfo, filters = filters,
-                      opts = opts }
-  local records = {}
-  local bar = progress(2 * n)
-  for i = 0, n - 1 do
-    for _, side in ipairs(sides) do
-      bar.start(string.format("%s %s round %d/%d", side.what, side.label,
-                              i + 1, n))
-      local doc, why = M.run_round(side, i, n, round_ctx)
-      bar.finish(doc and round_failures(doc, side, i))
-      if not doc then return env_error(why) end
-      for _, t in ipairs(doc.tests or {}) do
-        records[#records + 1] = { side = side.side, test = t.name,
-          status = t.status, reasons = t.reasons, round = i }
-      end
-    end
-  end
+  local records, rwhy = M.run_rounds(sides, n, { inv = inv, kinfo = kinfo,
+    filters = filters, opts = opts }, plan)
+  if not records then return env_error(rwhy) end
 
   local health = require("schedtest.health").assess(records, {
     asked = n, min_runs = opts.min_runs, expected = expected,

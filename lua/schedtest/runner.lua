@@ -49,6 +49,62 @@ end
 -- }==================================================================
 
 -- {==================================================================
+-- Clocks
+-- ===================================================================
+
+--- The clock a test's VM measures with: "virtual" or "host", or nil,
+-- message when the request cannot run.  how = { clock = the --clock flag
+-- ("auto" | "virtual" | "host"), accel = the --accel flag ("auto" | "kvm"
+-- | "tcg"), auto_accel = function() -> "kvm" | "tcg" (what accel auto
+-- resolves to; called only when needed) }.
+--
+-- A flag other than auto wins over the suite; then the test's clock (its
+-- own or the suite's default); then auto: virtual for performance tests
+-- when the VMs run under TCG, host under KVM and for the other tests.
+function M.resolve_clock(test, how)
+  local asked = how.clock ~= "auto" and how.clock or test.clock
+  if asked and asked ~= "auto" then
+    if asked == "virtual" and how.accel == "kvm" then
+      return nil, string.format("test %s: the virtual clock needs TCG " ..
+        "(qemu's instruction counter) but --accel kvm was asked; use " ..
+        "--clock host with KVM", test.name)
+    end
+    return asked
+  end
+  if not test.performance_mode then return "host" end
+  local accel = how.accel ~= "auto" and how.accel or how.auto_accel()
+  return accel == "tcg" and "virtual" or "host"
+end
+
+--- Every test's clock: { [name] = { clock =, shift = } } (shift only for
+-- the virtual clock, nil for the VM's default), or nil, message, code.
+function M.clock_plan(tests, how)
+  local plan = {}
+  for _, t in ipairs(tests) do
+    local clock, why = M.resolve_clock(t, how)
+    if not clock then return nil, why, "EINVAL" end
+    plan[t.name] = { clock = clock,
+                     shift = clock == "virtual" and t.icount_shift or nil }
+  end
+  return plan
+end
+
+--- The accelerator `accel = "auto"` gives for `kernel`, asked once (the
+-- answer is cached per process): "kvm" or "tcg".
+function M.auto_accel(kernel_path)
+  local answer
+  return function()
+    if not answer then
+      -- a kernel that cannot be prepared fails the VMs themselves, with
+      -- their own message; TCG is what they would have run under
+      answer = require("schedtest.vm").accel{ kernel = kernel_path } or "tcg"
+    end
+    return answer
+  end
+end
+-- }==================================================================
+
+-- {==================================================================
 -- Building schedulers
 -- ===================================================================
 
@@ -361,7 +417,9 @@ function M.vm_options(test, ctx)
     cgroups[i] = { name = cg.name, workers = cg.workers, work = cg.work,
                    cpuset = cg.cpuset, weight = cg.weight, fanout = cg.fanout }
   end
+  local plan = ctx.clocks and ctx.clocks[test.name] or { clock = "host" }
   return {
+    clock = plan.clock, shift = plan.shift, seed = ctx.seed,
     kernel = ctx.kernel.path, topology = test.topology,
     memory_mb = test.memory_mb, scheduler = sched, duration = test.duration,
     cgroups = cgroups, steps = steps, sysctls = strip_sysctl(test.sysctls),
@@ -404,6 +462,15 @@ end
 
 local function fmt_s(s) return string.format("%.1fs", s) end
 
+--- ", virtual clock, seed N" for a VM result: what a user needs to know
+-- to replay the run with --clock and --seed.
+function M.clock_note(res)
+  local h = res and res.host or {}
+  if not h.clock then return "" end
+  return string.format(", %s clock%s", h.clock,
+                       h.seed and (", seed " .. h.seed) or "")
+end
+
 -- Live progress on a terminal, one plain line per test otherwise.
 local function reporter(out, total, tty)
   local started = os.time()
@@ -423,8 +490,9 @@ local function reporter(out, total, tty)
     if tty then out:write("\r\27[K") end
     local word = ({ pass = "PASS", fail = "FAIL",
                     inconclusive = "INCONCLUSIVE" })[rec.status]
-    out:write(string.format("%-12s %s (%s)%s\n", word, rec.test.name,
-      fmt_s(rec.wall), rec.path and ("  " .. rec.path) or ""))
+    out:write(string.format("%-12s %s (%s%s)%s\n", word, rec.test.name,
+      fmt_s(rec.wall), M.clock_note(rec.result),
+      rec.path and ("  " .. rec.path) or ""))
     for _, r in ipairs(rec.reasons) do out:write("    ", r, "\n") end
     out:flush()
   end
@@ -453,7 +521,8 @@ end
 
 --- Run `tests` of `suite`.  ctx: kernel (resolved), project_commit,
 -- sidecar_dir or runs_root, build (default true), keep_going, jobs, accel,
--- out (a file, default io.stderr).  Returns the records, or
+-- clock ("auto" | "virtual" | "host", default auto), seed (every VM's;
+-- default a random one each), out (a file, default io.stderr).  Returns the records, or
 -- nil, message, code, records-so-far on an environment error (a build
 -- that fails, a VM that cannot start, a sidecar that cannot be written):
 -- those stop the run, since every later test would fail the same way.
@@ -464,6 +533,11 @@ function M.run_tests(suite, tests, ctx)
   ctx.binaries = {}
   local ready, why, wcode = M.preflight()
   if not ready then return nil, why, wcode, {} end
+  local plan, perr, pcode = M.clock_plan(tests, {
+    clock = ctx.clock or "auto", accel = ctx.accel or "auto",
+    auto_accel = M.auto_accel(ctx.kernel.path) })
+  if not plan then return nil, perr, pcode, {} end
+  ctx.clocks = plan
   -- Build logs live beside the pool (".logs" is not a run directory), never
   -- in the user's project tree.
   local log_dir = (ctx.sidecar_dir or ctx.runs_root or suite.root) ..
@@ -490,10 +564,13 @@ function M.run_tests(suite, tests, ctx)
   local rep = reporter(out, #tests, tty)
   local records = {}
   local failed = false
-  -- performance_mode tests run alone; the others may share the machine.
+  -- performance_mode tests on the host clock run alone (host load would
+  -- move their numbers); the others, and performance tests measured in
+  -- virtual time, may share the machine.
   local serial, parallel = {}, {}
   for _, t in ipairs(tests) do
-    if t.performance_mode or (ctx.jobs or 1) <= 1 then
+    local timed_by_host = t.performance_mode and plan[t.name].clock ~= "virtual"
+    if timed_by_host or (ctx.jobs or 1) <= 1 then
       serial[#serial + 1] = t
     else
       parallel[#parallel + 1] = t

@@ -9,8 +9,10 @@
 --          cgroups = { { name = "cg0", workers = 2, work = "pipe_pingpong",
 --                        cpuset = "1" } } }
 --
--- The file runs in a sandbox offering `scheduler`, `test` and the safe
--- parts of the standard library.  Every field is checked; mistakes are
+--   defaults { clock = "virtual" }   -- suite-wide, for tests that say nothing
+--
+-- The file runs in a sandbox offering `scheduler`, `test`, `defaults` and
+-- the safe parts of the standard library.  Every field is checked; mistakes are
 -- reported together, each with file, line, test and field, and a
 -- suggestion for a near-miss name.
 
@@ -64,6 +66,13 @@ local LIMITS = M.LIMITS
 
 -- The BASELINE phase's length when a test gives no duration.
 local DEFAULT_DURATION = 2
+
+--- What a test's VM measures time with (docs/vm.md "Clocks"): "virtual"
+-- (TCG's instruction counter: deterministic, blind to host load), "host"
+-- (host time), or "auto" (the runner picks: virtual for performance tests
+-- under TCG, host otherwise).
+M.CLOCKS = { "auto", "virtual", "host" }
+M.MAX_ICOUNT_SHIFT = 10
 
 -- {==================================================================
 -- Near-miss suggestions
@@ -619,6 +628,23 @@ local function func(v, ctx, field)
   return v
 end
 
+local function clock(v, ctx, field)
+  for _, c in ipairs(M.CLOCKS) do if v == c then return v end end
+  local near = type(v) == "string" and M.suggest(v, M.CLOCKS)
+  return ctx:fail(field, "expected one of " .. table.concat(M.CLOCKS, ", ")
+                  .. ", got " .. tostring(v) ..
+                  (near and (" — did you mean '" .. near .. "'?") or ""))
+end
+
+local function icount_shift(v, ctx, field)
+  if not is_int(v) or v < 0 or v > M.MAX_ICOUNT_SHIFT then
+    return ctx:fail(field, "expected a whole number from 0 to " ..
+                    M.MAX_ICOUNT_SHIFT .. " (each guest instruction " ..
+                    "takes 2^shift ns of virtual time)")
+  end
+  return v
+end
+
 local function memory(v, ctx, field)
   if not is_int(v) or v < 64 or v > 16384 then
     return ctx:fail(field, "expected MiB as a whole number, 64 to 16384, " ..
@@ -701,11 +727,15 @@ local TEST_SPEC = {
   -- each feature is one word of the guest's spec (e.g. HRTICK, NO_HRTICK)
   sched_features = checked_list(function(x) return x:match("^[%w_]+$") end,
                                 "a feature name like \"HRTICK\""),
-  expect_fail = boolean, description = function(v, ctx, field)
+  expect_fail = boolean, clock = clock, icount_shift = icount_shift,
+  description = function(v, ctx, field)
     if type(v) ~= "string" then return ctx:fail(field, "expected a string") end
     return v
   end,
 }
+
+-- Suite-wide defaults for every test that does not set the field.
+local DEFAULTS_SPEC = { clock = clock, icount_shift = icount_shift }
 
 local function keys_of(spec)
   local out = {}
@@ -886,7 +916,8 @@ end
 -- project-relative name for a copy in a checkout.
 --
 -- Suite = { file=, root= (its directory), schedulers = {name -> sched},
---           scheduler_list = {...}, tests = { test, ... } in file order }
+--           scheduler_list = {...}, tests = { test, ... } in file order,
+--           defaults = { clock=, icount_shift= } as declared }
 function M.load(path, opts)
   local limit = check_load_options(opts)
   local src, msg, code = fs.read_file(path)
@@ -894,7 +925,7 @@ function M.load(path, opts)
   local abs = fs.realpath(path) or path
   local root = abs:match("^(.*)/[^/]*$") or "."
   local suite = { file = abs, root = root, schedulers = {},
-                  scheduler_list = {}, tests = {} }
+                  scheduler_list = {}, tests = {}, defaults = {} }
   local errors = {}
   local display = opts and opts.display or path
 
@@ -933,6 +964,27 @@ function M.load(path, opts)
   local declare_scheduler = declare("scheduler", SCHEDULER_SPEC)
   local declare_test = declare("test", TEST_SPEC)
 
+  -- defaults { clock = ..., icount_shift = ... }: once, anywhere in the
+  -- file, for every test that does not set the field itself.
+  local defaults_line
+  local function declare_defaults(decl)
+    local line = caller_line()
+    local ctx = setmetatable({ errors = errors, file = display, line = line,
+                               kind = "defaults", what = "{}" }, Ctx)
+    if type(decl) ~= "table" then
+      errors[#errors + 1] = string.format("%s:%d: defaults expects a " ..
+        "table: defaults { clock = \"virtual\" }", display, line)
+      return
+    end
+    if defaults_line then
+      errors[#errors + 1] = string.format("%s:%d: defaults are declared " ..
+        "twice (first at line %d)", display, line, defaults_line)
+      return
+    end
+    defaults_line = line
+    suite.defaults = validate(decl, DEFAULTS_SPEC, ctx)
+  end
+
   local env = {
     string = string, math = math, table = table, utf8 = utf8,
     ipairs = ipairs, pairs = pairs, next = next, select = select,
@@ -940,6 +992,7 @@ function M.load(path, opts)
     assert = assert, print = print,
     os = { getenv = os.getenv, time = os.time, date = os.date },
   }
+  env.defaults = declare_defaults
   env.scheduler = function(decl)
     local s = declare_scheduler(decl)
     if not s or not s.name then return end
@@ -1058,6 +1111,13 @@ function M.load(path, opts)
     t.kargs = t.kargs or {}
     t.perf_delta_assertions = t.perf_delta_assertions or {}
     t.vcpus = M.vcpus(t.topology)
+    if t.clock == "host" and t.icount_shift then
+      errors[#errors + 1] = string.format("%s:%d: test '%s': field " ..
+        "'icount_shift': it applies to the virtual clock, and the test " ..
+        "asks for clock = \"host\"", display, t.line, t.name)
+    end
+    t.clock = t.clock or suite.defaults.clock or "auto"
+    t.icount_shift = t.icount_shift or suite.defaults.icount_shift
     local function check_cpus(cpus, field, what)
       for _, cpu in ipairs(M.cpu_list(cpus or "")) do
         if cpu >= t.vcpus then

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,21 +132,54 @@ done:
     return status;
 }
 
-int st_proc_run(st_proc_result *out, const st_proc_opts *o)
+struct st_proc {
+    pid_t pid;
+    double start, timeout_s;
+    int (*should_stop)(void *payload);
+    void *payload;
+    int finished;
+    st_proc_result result;
+};
+
+/* The child's errno report through the close-on-exec pipe, if exec failed. */
+static int exec_failure(pid_t pid, int fd, const st_proc_opts *o)
 {
-    memset(out, 0, sizeof *out);
+    int msg[2];
+    ssize_t n;
+    while ((n = read(fd, msg, sizeof msg)) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof msg)
+        return 0;
+    int status;
+    waitpid(pid, &status, 0);
+    const char *where = msg[0] == STAGE_CWD && o->cwd ? o->cwd : "";
+    return st_error_set(msg[1] == ENOENT ? ST_ENOENT : ST_EIO,
+                        "cannot run '%s': %s%s%s: %s", o->argv[0],
+                        stage_name(msg[0]), *where ? " " : "", where,
+                        strerror(msg[1]));
+}
+
+int st_proc_start(st_proc **out, const st_proc_opts *o)
+{
+    *out = NULL;
     if (!o->argv || !o->argv[0])
         return st_error_set(ST_EINVAL, "no program to run");
+    st_proc *p = calloc(1, sizeof *p);
+    if (!p)
+        return st_error_set(ST_ENOMEM, "out of memory");
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        free(p);
         return st_error_set_errno(ST_EIO, errno, "pipe");
+    }
     fflush(NULL);
-    double start = now_s();
+    p->start = now_s();
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
+        free(p);
         return st_error_set_errno(ST_EIO, errno, "fork for %s", o->argv[0]);
     }
     if (pid == 0) {
@@ -154,48 +188,92 @@ int st_proc_run(st_proc_result *out, const st_proc_opts *o)
     }
     setpgid(pid, pid); /* also here: no race with kill(-pid) */
     close(fds[1]);
-    int msg[2];
-    ssize_t n;
-    while ((n = read(fds[0], msg, sizeof msg)) < 0 && errno == EINTR)
-        ;
+    int rc = exec_failure(pid, fds[0], o);
     close(fds[0]);
-    if (n == (ssize_t)sizeof msg) {
-        int status;
-        waitpid(pid, &status, 0);
-        const char *where = msg[0] == STAGE_CWD && o->cwd ? o->cwd : "";
-        return st_error_set(msg[1] == ENOENT ? ST_ENOENT : ST_EIO,
-                            "cannot run '%s': %s%s%s: %s", o->argv[0],
-                            stage_name(msg[0]), *where ? " " : "", where,
-                            strerror(msg[1]));
+    if (rc < 0) {
+        free(p);
+        return rc;
     }
+    p->pid = pid;
+    p->timeout_s = o->timeout_s;
+    p->should_stop = o->should_stop;
+    p->payload = o->payload;
+    *out = p;
+    return 0;
+}
 
-    int status = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR) {
-            status = 0;
-            break;
-        }
-        if (o->should_stop && o->should_stop(o->payload)) {
-            out->stopped = 1;
-            status = terminate(pid);
-            break;
-        }
-        if (o->timeout_s > 0 && now_s() - start > o->timeout_s) {
-            out->timed_out = 1;
-            status = terminate(pid);
-            break;
-        }
-        sleep_ms(5);
-    }
-    out->wall_s = now_s() - start;
+static void finish(st_proc *p, int status)
+{
+    st_proc_result *r = &p->result;
+    r->wall_s = now_s() - p->start;
     if (WIFEXITED(status)) {
-        out->exited = 1;
-        out->code = WEXITSTATUS(status);
+        r->exited = 1;
+        r->code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {
-        out->signal = WTERMSIG(status);
+        r->signal = WTERMSIG(status);
     }
+    p->finished = 1;
+}
+
+/* One look at the child: reaped, or stopped for a reason.  1 if done. */
+static int check_once(st_proc *p)
+{
+    int status = 0;
+    pid_t r = waitpid(p->pid, &status, WNOHANG);
+    if (r == p->pid || (r < 0 && errno != EINTR)) {
+        finish(p, r == p->pid ? status : 0);
+        return 1;
+    }
+    if (p->should_stop && p->should_stop(p->payload)) {
+        p->result.stopped = 1;
+        finish(p, terminate(p->pid));
+        return 1;
+    }
+    if (p->timeout_s > 0 && now_s() - p->start > p->timeout_s) {
+        p->result.timed_out = 1;
+        finish(p, terminate(p->pid));
+        return 1;
+    }
+    return 0;
+}
+
+int st_proc_poll(st_proc *p, st_proc_result *out, int wait_ms)
+{
+    double end = now_s() + (wait_ms > 0 ? wait_ms / 1e3 : 0);
+    while (!p->finished && !check_once(p) && now_s() < end)
+        sleep_ms(5);
+    if (p->finished)
+        *out = p->result;
+    return p->finished;
+}
+
+void st_proc_wait(st_proc *p, st_proc_result *out)
+{
+    while (!st_proc_poll(p, out, 100))
+        ;
+}
+
+int st_proc_pid(const st_proc *p) { return p->pid; }
+
+void st_proc_free(st_proc *p)
+{
+    if (!p)
+        return;
+    if (!p->finished) {
+        p->result.stopped = 1;
+        finish(p, terminate(p->pid));
+    }
+    free(p);
+}
+
+int st_proc_run(st_proc_result *out, const st_proc_opts *o)
+{
+    memset(out, 0, sizeof *out);
+    st_proc *p;
+    int rc = st_proc_start(&p, o);
+    if (rc < 0)
+        return rc;
+    st_proc_wait(p, out);
+    st_proc_free(p);
     return 0;
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -49,7 +50,7 @@ struct st_vm {
     st_vm_outcome outcome;
     char reason[1024];
     char stage[16];
-    st_vm_timeouts t;
+    st_vm_limits lim;
     /* results stream */
     int rfd;
     char *rbuf;
@@ -65,6 +66,9 @@ struct st_vm {
     /* host timestamps, ms since launch */
     double t0, t_last_activity;
     long t_booted, t_workload, t_collect, t_exit;
+    /* the guest's own clock (ms since the agent started), from its stage
+     * records and heartbeats */
+    long guest_workload, guest_last;
 };
 
 static double now_ms(void)
@@ -80,6 +84,11 @@ const char *st_vm_outcome_name(st_vm_outcome o)
                                         "panic", "hang", "truncated",
                                         "start_failed"};
     return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
+}
+
+const char *st_vm_clock_name(st_vm_clock c)
+{
+    return c == ST_VM_CLOCK_VIRTUAL ? "virtual" : "host";
 }
 
 const char *st_vm_accel_name(st_vm_accel a)
@@ -189,12 +198,90 @@ static const char *machine_of(const st_vm_opts *o)
     return or1(o->topo.numa) > 1 ? "pc" : "microvm";
 }
 
+/*
+ * The virtual clock's options: qemu's instruction counter with idle time
+ * skipped (sleep=off; align=off, since aligning to host time is what we
+ * leave behind), and an RTC that starts at a fixed date and follows the
+ * virtual clock, so the guest's wall time at boot (mixed into the
+ * kernel's RNG) is the same in every run.
+ */
+static void add_virtual_clock(argvb *a, const st_vm_opts *o)
+{
+    add(a, "-icount");
+    addf(a, "shift=%d,align=off,sleep=off", o->icount_shift);
+    add(a, "-rtc");
+    add(a, "base=2024-01-01T00:00:00,clock=vm");
+}
+
+/* A clock/accelerator pair qemu can run, and a shift and seed in range. */
+static int check_clock(const st_vm_opts *o, st_vm_accel accel)
+{
+    if (o->clock == ST_VM_CLOCK_VIRTUAL && accel == ST_VM_ACCEL_KVM)
+        return st_error_set(ST_EINVAL, "vm: the virtual clock needs TCG: "
+                            "qemu's instruction counter (-icount) does not "
+                            "exist under KVM; use the host clock with KVM "
+                            "or accel tcg");
+    if (o->clock == ST_VM_CLOCK_VIRTUAL &&
+        (o->icount_shift < 0 || o->icount_shift > ST_VM_MAX_SHIFT))
+        return st_error_set(ST_EINVAL, "vm: icount shift %d: expected 0 to "
+                            "%d", o->icount_shift, ST_VM_MAX_SHIFT);
+    if (o->seed > ST_VM_MAX_SEED)
+        return st_error_set(ST_EINVAL, "vm: seed %lld: expected 0 to %lld",
+                            o->seed, ST_VM_MAX_SEED);
+    return 0;
+}
+
+/*
+ * The results port's virtio transport.  On pc/q35, virtio-pci hands the
+ * guest's queue notifications to qemu's main-loop thread through an
+ * ioeventfd even under TCG, so when the guest sees its write completed
+ * depends on host timing: measured, the same seed then gave different
+ * metrics.  Handled in the vCPU thread (ioeventfd=off), runs replay.
+ */
+static const char *results_device(int microvm, st_vm_clock clock)
+{
+    if (microvm)
+        return "virtio-serial-device";
+    return clock == ST_VM_CLOCK_VIRTUAL ? "virtio-serial-pci,ioeventfd=off"
+                                        : "virtio-serial-pci";
+}
+
+/* The kernel command line: ours, then the test's words. */
+static void kernel_cmdline(char *cmd, size_t size, const st_vm_opts *o,
+                           int microvm)
+{
+    /* tsc=reliable: the TCG guest's TSC is the host's (icount's virtual
+     * ns under the virtual clock), constant and in sync across vCPUs;
+     * without it the kernel falls back to hpet (slow
+     * to read) on multi-socket pc or to refined-jiffies (4 ms steps) on
+     * microvm, and every latency sample is quantised */
+    /* oops=panic: an oops in a worker would otherwise leave a guest that
+     * looks hung; as a panic it ends at once with the oops in the reason */
+    int n = snprintf(cmd, size, "console=ttyS0 quiet panic=-1 "
+                     "oops=panic tsc=reliable");
+    /* under icount the guest TSC counts virtual ns: 1 GHz exactly, not
+     * the host's rate */
+    long khz = !microvm ? 0
+               : o->clock == ST_VM_CLOCK_VIRTUAL ? 1000000 : host_tsc_khz();
+    if (khz > 0)
+        n += snprintf(cmd + n, size - (size_t)n, " tsc_early_khz=%ld", khz);
+    /* the agent seeds its own random choices from the run's seed */
+    if (o->seed >= 0)
+        n += snprintf(cmd + n, size - (size_t)n, " schedtest.seed=%lld",
+                      o->seed);
+    if (o->kargs && *o->kargs)
+        snprintf(cmd + n, size - (size_t)n, " %s", o->kargs);
+}
+
 int st_vm_argv(char ***out, const st_vm_opts *o, st_vm_accel accel,
                const char *console_path, const char *results_path)
 {
     *out = NULL;
     if (!o->kernel || !o->initramfs)
         return st_error_set(ST_EINVAL, "vm: kernel and initramfs are required");
+    int rc = check_clock(o, accel);
+    if (rc < 0)
+        return rc;
     int numa = or1(o->topo.numa), llcs = or1(o->topo.llcs);
     int cores = or1(o->topo.cores), threads = or1(o->topo.threads);
     if (llcs % numa != 0)
@@ -217,6 +304,13 @@ int st_vm_argv(char ***out, const st_vm_opts *o, st_vm_accel accel,
     add(&a, accel == ST_VM_ACCEL_KVM ? "kvm" : "tcg");
     add(&a, "-cpu");
     add(&a, accel == ST_VM_ACCEL_KVM ? "host" : "max");
+    if (o->clock == ST_VM_CLOCK_VIRTUAL)
+        add_virtual_clock(&a, o);
+    if (o->seed >= 0) {
+        /* the guest's random numbers (RDRAND under TCG, virtio-rng) */
+        add(&a, "-seed");
+        addf(&a, "%lld", o->seed);
+    }
     add(&a, "-M");
     add(&a, machine);
     add(&a, "-m");
@@ -247,7 +341,7 @@ int st_vm_argv(char ***out, const st_vm_opts *o, st_vm_accel accel,
     add(&a, "-serial");
     addf(&a, "file:%s", console_path);
     add(&a, "-device");
-    add(&a, microvm ? "virtio-serial-device" : "virtio-serial-pci");
+    add(&a, results_device(microvm, o->clock));
     add(&a, "-chardev");
     addf(&a, "file,id=results,path=%s", results_path);
     add(&a, "-device");
@@ -263,20 +357,7 @@ int st_vm_argv(char ***out, const st_vm_opts *o, st_vm_accel accel,
     add(&a, "-initrd");
     add(&a, o->initramfs);
     char cmd[4096];
-    /* tsc=reliable: the TCG guest's TSC is the host's, constant and in
-     * sync across vCPUs; without it the kernel falls back to hpet (slow
-     * to read) on multi-socket pc or to refined-jiffies (4 ms steps) on
-     * microvm, and every latency sample is quantised */
-    /* oops=panic: an oops in a worker would otherwise leave a guest that
-     * looks hung; as a panic it ends at once with the oops in the reason */
-    int n = snprintf(cmd, sizeof cmd, "console=ttyS0 quiet panic=-1 "
-                     "oops=panic tsc=reliable");
-    long khz = microvm ? host_tsc_khz() : 0;
-    if (khz > 0)
-        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " tsc_early_khz=%ld",
-                      khz);
-    if (o->kargs && *o->kargs)
-        snprintf(cmd + n, sizeof cmd - (size_t)n, " %s", o->kargs);
+    kernel_cmdline(cmd, sizeof cmd, o, microvm);
     add(&a, "-append");
     add(&a, cmd);
     if (a.oom) {
@@ -357,35 +438,69 @@ static char *path_in(const char *dir, const char *name)
 }
 
 /*
- * The watchdog's bounds from the options.  An out-of-range input is an
- * error rather than a silent default: an overflowed run hint used to
- * come out negative and give a bogus 30 s run bound.
+ * An out-of-range input is an error rather than a silent default: an
+ * overflowed run hint used to come out negative and give a bogus 30 s run
+ * bound.
  */
-static int set_defaults(st_vm *vm)
+static int check_bounds(const st_vm_opts *o)
 {
-    st_vm_timeouts t = vm->o.timeouts;
+    st_vm_timeouts t = o->timeouts;
     const struct {
         const char *name;
         int ms;
-    } in[] = {{"run_hint_ms", vm->o.run_hint_ms}, {"timeouts.boot", t.boot},
-              {"timeouts.setup", t.setup},       {"timeouts.run", t.run},
-              {"timeouts.silence", t.silence},   {"timeouts.grace", t.grace}};
+    } in[] = {{"run_hint_ms", o->run_hint_ms}, {"timeouts.boot", t.boot},
+              {"timeouts.setup", t.setup},     {"timeouts.run", t.run},
+              {"timeouts.silence", t.silence}, {"timeouts.grace", t.grace}};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
         if (in[i].ms < 0 || in[i].ms > ST_VM_MAX_MS)
             return st_error_set(ST_ERANGE, "vm: %s is %d ms; expected 0 to "
                                 "%d ms (a day)", in[i].name, in[i].ms,
                                 ST_VM_MAX_MS);
-    /* bounded inputs keep the derived run bound inside an int (checked
-     * here at compile time); the sum is made in 64 bits all the same */
-    _Static_assert(2LL * ST_VM_MAX_MS + 20000 <= INT_MAX,
-                   "the derived run bound must fit an int");
-    int64_t run = vm->o.run_hint_ms > 0 ? vm->o.run_hint_ms : 5000;
-    vm->t.boot = t.boot > 0 ? t.boot : 30000;
-    vm->t.setup = t.setup > 0 ? t.setup : 30000;
-    vm->t.run = t.run > 0 ? t.run : (int)(2 * run + 20000);
-    vm->t.silence = t.silence > 0 ? t.silence : 15000;
-    vm->t.grace = t.grace > 0 ? t.grace : 1000;
     return 0;
+}
+
+/*
+ * Host seconds one busy guest second costs under the virtual clock, per
+ * shift: examples/scx_vtime's perf_pingpong_vs_hog on a 2-core TCG host,
+ * the fastest of three boots (docs/vm.md "Clocks"); a kernel-heavy
+ * workload, so a user-space spin costs less.  A shift past the table
+ * costs no more than its last entry.
+ */
+static const double virtual_cost[] = {4.7, 2.8, 1.4, 0.6};
+
+int st_vm_clock_slowdown(st_vm_clock clock, int icount_shift)
+{
+    if (clock != ST_VM_CLOCK_VIRTUAL)
+        return 1;
+    int n = (int)(sizeof virtual_cost / sizeof virtual_cost[0]);
+    int i = icount_shift < 0 ? 0 : icount_shift >= n ? n - 1 : icount_shift;
+    /* x3: room for a loaded host (parallel VMs, builds) before a slow
+     * run looks like a hang; at least 3 since boot and BPF loading are
+     * not idle time the clock can skip */
+    double f = 3.0 * virtual_cost[i];
+    return f < 3.0 ? 3 : (int)(f + 0.999);
+}
+
+/* explicit_ms, else derived_ms, times the clock's slowdown, in 64 bits and
+ * clamped: bounded inputs (check_bounds) times 15 can pass INT_MAX. */
+static int bound_ms(int explicit_ms, int64_t derived_ms, int slow)
+{
+    int64_t v = (explicit_ms > 0 ? explicit_ms : derived_ms) * (int64_t)slow;
+    return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+void st_vm_limits_of(st_vm_limits *out, const st_vm_opts *o)
+{
+    const st_vm_timeouts *t = &o->timeouts;
+    int64_t run = o->run_hint_ms > 0 ? o->run_hint_ms : 5000;
+    int slow = st_vm_clock_slowdown(o->clock, o->icount_shift);
+    out->slowdown = slow;
+    out->guest_run = bound_ms(t->run, 2 * run + 20000, 1);
+    out->host.boot = bound_ms(t->boot, 30000, slow);
+    out->host.setup = bound_ms(t->setup, 30000, slow);
+    out->host.run = bound_ms(out->guest_run, 0, slow);
+    out->host.silence = bound_ms(t->silence, 15000, slow);
+    out->host.grace = bound_ms(t->grace, 1000, 1);
 }
 
 static int launch(st_vm *vm)
@@ -448,6 +563,7 @@ static void vm_init(st_vm *vm)
     vm->pid = -1;
     vm->outcome = ST_VM_RUNNING;
     vm->t_booted = vm->t_workload = vm->t_collect = vm->t_exit = -1;
+    vm->guest_workload = vm->guest_last = -1;
     snprintf(vm->stage, sizeof vm->stage, "boot");
 }
 
@@ -459,11 +575,12 @@ static int vm_alloc(st_vm **out, const st_vm_opts *opts)
     vm->o = *opts;
     vm_init(vm);
     vm->scratch = (st_fs_scratch)ST_FS_SCRATCH_INIT;
-    int rc = set_defaults(vm);
+    int rc = check_bounds(&vm->o);
     if (rc < 0) {
         free(vm);
         return rc;
     }
+    st_vm_limits_of(&vm->lim, &vm->o);
     if (opts->workdir) {
         vm->dir = strdup(opts->workdir);
         rc = vm->dir ? st_fs_mkdir_p(vm->dir, 0755) : ST_ENOMEM;
@@ -489,7 +606,7 @@ static void kill_group(st_vm *vm)
     if (vm->pid <= 0 || vm->exited)
         return;
     kill(-vm->pid, SIGTERM);
-    double end = now_ms() + vm->t.grace;
+    double end = now_ms() + vm->lim.host.grace;
     while (now_ms() < end) {
         int st;
         if (waitpid(vm->pid, &st, WNOHANG) == vm->pid) {
@@ -545,18 +662,24 @@ static const char *payload_get(const char *p, size_t len, const char *key,
 
 static void on_record(st_vm *vm, const char *p, size_t len)
 {
-    char type[32], name[32];
+    char type[32], name[32], tms[32];
     long t = (long)(now_ms() - vm->t0);
     if (!payload_get(p, len, "type", type, sizeof type))
         return;
     if (strcmp(type, "stage") != 0 ||
         !payload_get(p, len, "name", name, sizeof name))
         return;
+    /* t_ms: the guest's ms since the agent started (heartbeats too) */
+    long guest = payload_get(p, len, "t_ms", tms, sizeof tms)
+                     ? strtol(tms, NULL, 10) : -1;
+    if (guest >= 0)
+        vm->guest_last = guest;
     if (strcmp(name, "booted") == 0 && vm->t_booted < 0) {
         vm->t_booted = t;
         snprintf(vm->stage, sizeof vm->stage, "setup");
     } else if (strcmp(name, "workload") == 0 && vm->t_workload < 0) {
         vm->t_workload = t;
+        vm->guest_workload = guest;
         snprintf(vm->stage, sizeof vm->stage, "run");
     } else if (strcmp(name, "collect") == 0 && vm->t_collect < 0) {
         vm->t_collect = t;
@@ -693,24 +816,55 @@ static void hang(st_vm *vm, const char *fmt, ...)
     }
 }
 
-static void watchdog(st_vm *vm)
+/* Why the host clock says the VM hangs, in the stage it is in. */
+static void host_time_watchdog(st_vm *vm, double now)
 {
-    double now = now_ms(), el = now - vm->t0;
-    if (vm->t_booted < 0 && el > vm->t.boot)
+    const st_vm_timeouts *t = &vm->lim.host;
+    double el = now - vm->t0;
+    /* under the virtual clock the bounds were scaled; say so, so a user
+     * reading "30000 ms" after 4 minutes is not confused */
+    char scaled[64] = "";
+    if (vm->lim.slowdown > 1)
+        snprintf(scaled, sizeof scaled, " (x%d for the virtual clock)",
+                 vm->lim.slowdown);
+    if (vm->t_booted < 0 && el > t->boot)
         hang(vm, "hang in stage boot: the guest agent did not report within "
-             "%d ms of launch", vm->t.boot);
+             "%d ms of launch%s", t->boot, scaled);
     else if (vm->t_booted >= 0 && vm->t_workload < 0 &&
-             el - (double)vm->t_booted > vm->t.setup)
+             el - (double)vm->t_booted > t->setup)
         hang(vm, "hang in stage setup: the workload did not start within %d "
-             "ms of boot (scheduler attach, cgroups)", vm->t.setup);
-    else if (vm->t_workload >= 0 && el - (double)vm->t_workload > vm->t.run)
-        hang(vm, "hang in stage %s: the run did not end within %d ms",
-             vm->stage, vm->t.run);
-    else if (vm->t_booted >= 0 && now - vm->t_last_activity > vm->t.silence)
+             "ms of boot%s (scheduler attach, cgroups)", t->setup, scaled);
+    else if (vm->t_workload >= 0 && el - (double)vm->t_workload > t->run)
+        hang(vm, "hang in stage %s: the run did not end within %d ms%s",
+             vm->stage, t->run, scaled);
+    else if (vm->t_booted >= 0 && now - vm->t_last_activity > t->silence)
         /* only once the agent speaks: a quiet kernel may print nothing
          * for the whole boot, which has its own bound */
-        hang(vm, "hang in stage %s: no console output and no record for %d ms",
-             vm->stage, vm->t.silence);
+        hang(vm, "hang in stage %s: no console output and no record for "
+             "%d ms%s", vm->stage, t->silence, scaled);
+}
+
+/*
+ * The guest's clock went past the run's bound while the agent kept
+ * sending heartbeats: a hang however slow the host is (the agent ends
+ * every phase on its own clock, so a healthy run never gets there).
+ */
+static void guest_time_watchdog(st_vm *vm)
+{
+    if (vm->guest_workload < 0 || vm->t_collect >= 0)
+        return;
+    long ran = vm->guest_last - vm->guest_workload;
+    if (ran > vm->lim.guest_run)
+        hang(vm, "hang in stage %s: the guest's clock ran %ld ms past the "
+             "workload's start without the run ending (bound %d ms of "
+             "guest time)", vm->stage, ran, vm->lim.guest_run);
+}
+
+static void watchdog(st_vm *vm)
+{
+    guest_time_watchdog(vm);
+    if (vm->outcome == ST_VM_RUNNING)
+        host_time_watchdog(vm, now_ms());
 }
 
 /* The console line that explains a panic, if any. */
@@ -1000,25 +1154,54 @@ int st_vm_resolve_accel(st_vm_accel *out, char **why, const char *qemu,
     return 0;
 }
 
+/* A random seed in 0..ST_VM_MAX_SEED, for a run that was given none. */
+static long long random_seed(void)
+{
+    uint32_t v;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        v = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ getpid());
+    }
+    return (long long)v;
+}
+
+/* The accelerator the VM runs under, and why. */
+static int choose_accel(st_vm *vm)
+{
+    const st_vm_opts *o = &vm->o;
+    if (o->clock == ST_VM_CLOCK_VIRTUAL && o->accel != ST_VM_ACCEL_KVM) {
+        vm->accel = ST_VM_ACCEL_TCG;
+        vm->accel_why = strdup(o->accel == ST_VM_ACCEL_AUTO
+                                   ? "tcg: the virtual clock needs TCG"
+                                   : "tcg: requested");
+        return 0;
+    }
+    if (o->accel == ST_VM_ACCEL_AUTO)
+        return st_vm_resolve_accel(&vm->accel, &vm->accel_why, o->qemu,
+                                   o->kernel, o->initramfs);
+    vm->accel = o->accel;
+    vm->accel_why = strdup(o->accel == ST_VM_ACCEL_KVM ? "kvm: requested"
+                                                       : "tcg: requested");
+    return 0;
+}
+
 int st_vm_start(st_vm **out, const st_vm_opts *opts)
 {
     *out = NULL;
     if (!opts->kernel || !opts->initramfs)
         return st_error_set(ST_EINVAL, "vm: kernel and initramfs are required");
+    if (opts->clock == ST_VM_CLOCK_VIRTUAL && opts->accel == ST_VM_ACCEL_KVM)
+        return check_clock(opts, ST_VM_ACCEL_KVM);
     if (access(opts->kernel, R_OK) < 0)
         return st_error_set_errno(ST_ENOENT, errno, "vm: kernel %s", opts->kernel);
     st_vm *vm;
     int rc = vm_alloc(&vm, opts);
     if (rc < 0)
         return rc;
-    if (opts->accel == ST_VM_ACCEL_AUTO) {
-        rc = st_vm_resolve_accel(&vm->accel, &vm->accel_why, opts->qemu,
-                                 opts->kernel, opts->initramfs);
-    } else {
-        vm->accel = opts->accel;
-        vm->accel_why = strdup(opts->accel == ST_VM_ACCEL_KVM
-                                   ? "kvm: requested" : "tcg: requested");
-    }
+    if (vm->o.seed < 0)
+        vm->o.seed = random_seed();
+    rc = choose_accel(vm);
     if (rc == 0)
         rc = launch(vm);
     if (rc < 0) {
@@ -1041,6 +1224,7 @@ const char *st_vm_accel_reason(const st_vm *vm)
     return vm->accel_why ? vm->accel_why : "";
 }
 int st_vm_pid(const st_vm *vm) { return vm->pid; }
+long long st_vm_seed(const st_vm *vm) { return vm->o.seed; }
 const char *st_vm_workdir(const st_vm *vm) { return vm->dir; }
 size_t st_vm_record_count(const st_vm *vm) { return vm->nrecs; }
 
@@ -1232,6 +1416,12 @@ static st_fold_node *host_context(const st_vm *vm)
     }
     st_error_clear();
     st_fold_set_int(h, "vm_vcpus", st_vm_topology_cpus(&vm->o.topo));
+    /* what the timings were measured in, and how to replay the run */
+    st_fold_set_str(h, "clock", st_vm_clock_name(vm->o.clock));
+    if (vm->o.clock == ST_VM_CLOCK_VIRTUAL)
+        st_fold_set_int(h, "icount_shift", vm->o.icount_shift);
+    if (vm->o.seed >= 0)
+        st_fold_set_int(h, "seed", vm->o.seed);
     st_fold_set_int(h, "vm_memory_mb", vm->o.memory_mb > 0 ? vm->o.memory_mb : 512);
     return h;
 }

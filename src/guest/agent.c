@@ -544,6 +544,14 @@ static void open_port(void)
 
 static int ncpus;
 static char start_uptime[64]; /* guest uptime when /init started */
+static uint64_t run_seed;
+
+/* The run's seed from "schedtest.seed=N" on the command line (0: none). */
+static uint64_t seed_of(const char *cmdline)
+{
+    const char *p = strstr(cmdline, "schedtest.seed=");
+    return p ? strtoull(p + strlen("schedtest.seed="), NULL, 10) : 0;
+}
 
 static void send_hello(void)
 {
@@ -1219,6 +1227,7 @@ int main(void)
     hang_if("boot");
     send_hello();
     send_stage("booted");
+    run_seed = seed_of(cmdline);
     if (strstr(cmdline, "schedtest.probe=1"))
         finish(ST_FRAME_EXIT_PASS, NULL);
     if (strcmp(spec.fault, "panic") == 0) {
@@ -1251,6 +1260,7 @@ int main(void)
     if (sh == MAP_FAILED)
         fail("mmap of %zu bytes for %d workers: %s", shsize, nw, strerror(errno));
     sh->nslots = nw;
+    sh->seed = run_seed;
     sh->spin_us = spec.spin_us;
     sh->sleep_us = spec.sleep_us;
     sh->burst_us = spec.burst_us;

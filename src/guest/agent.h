@@ -76,6 +76,8 @@ typedef struct {
     volatile int go;      /* start barrier */
     volatile int stop;    /* end of the run */
     uint64_t start_ns;
+    uint64_t seed;        /* the run's seed (schedtest.seed=), mixed into
+                             every worker's random choices */
     int nslots;
     /* per-work-type parameters (µs) */
     uint32_t spin_us, sleep_us, burst_us, work_us;

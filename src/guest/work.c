@@ -302,7 +302,10 @@ static void run_mixed(wctx *c)
 void ag_worker_main(ag_shared *sh, int i)
 {
     ag_slot *s = &sh->slots[i];
-    wctx c = {sh, s, 0, -1, 0x9E3779B97F4A7C15ull ^ (uint64_t)(i + 1) * 7919};
+    /* one stream per worker, a different one per seed; the same seed
+     * gives the same choices (reservoir sampling), run after run */
+    wctx c = {sh, s, 0, -1, 0x9E3779B97F4A7C15ull ^ (uint64_t)(i + 1) * 7919
+                               ^ sh->seed * 0xBF58476D1CE4E5B9ull};
     signal(SIGPIPE, SIG_IGN);
     s->ready = 1;
     while (!sh->go)

@@ -6,8 +6,14 @@
  *                               stdout = "capture", stderr = "stdout" }))
  *   if not r.ok then io.stderr:write(r.stdout) end
  *
- * Ctrl-C (or SIGTERM, SIGHUP) while a child runs stops the child (its whole
- * process group) and the result says `interrupted = true`.
+ *   local h <close> = assert(proc.start({ "schedtest", "test" }, opts))
+ *   while not h:poll(0.1) do ... end   -- or h:wait()
+ *   local r = h:wait()                 -- the table run() returns
+ *
+ * Ctrl-C (or SIGTERM, SIGHUP) while a child runs (in run(), or in a
+ * handle's poll()/wait()) stops the child (its whole process group) and
+ * the result says `interrupted = true`.  Closing a handle whose child still runs stops
+ * it the same way.
  */
 #include "lua/luax.h"
 
@@ -25,9 +31,9 @@ static int stop_on_interrupt(void *payload)
 }
 
 /*
- * Where an output whose option says `v` goes: "inherit" (NULL), "capture"
- * (a file in `tmpdir` named `name`, read back afterwards), "stdout"
- * (stderr only; checked by the caller) or a path.
+ * Where an output goes: "inherit" (NULL), "capture" (a file in `tmpdir`
+ * named `name`, read back afterwards), "stdout" (stderr only; checked by
+ * the caller) or a path.
  */
 static const char *output_target(const char *v, const char *tmpdir,
                                  const char *name, char *buf, size_t size,
@@ -60,13 +66,28 @@ static void push_capture(lua_State *L, const char *path, const char *key)
     lua_setfield(L, -2, key);
 }
 
-/* run(argv [, opts]) -> {ok, code, signal, timed_out, interrupted, wall,
- *                        stdout?, stderr?} | nil, msg, code */
-static int l_proc_run(lua_State *L)
+/* A child's options with what must outlive st_proc_start: the capture
+ * directory and which outputs go there. */
+typedef struct {
+    st_proc_opts o;
+    st_fs_scratch tmp;
+    char out_path[4096], err_path[4096];
+    int cap_out, cap_err;
+} launch;
+
+/*
+ * Check run()/start()'s arguments (argv at 1, options at 2) and fill `l`.
+ * The argv and env strings stay anchored on the stack until the caller
+ * returns.  Returns 0, or the failure triple's count when the capture
+ * directory cannot be made.
+ */
+static int parse_launch(lua_State *L, launch *l)
 {
     static const char *const allowed[] = {
         "cwd", "env", "stdin", "stdout", "stderr", "timeout", NULL
     };
+    memset(l, 0, sizeof *l);
+    l->tmp = (st_fs_scratch)ST_FS_SCRATCH_INIT;
     luaL_checktype(L, 1, LUA_TTABLE);
     int nargs = (int)luaL_len(L, 1);
     luaL_argcheck(L, nargs > 0, 1, "empty argv");
@@ -77,7 +98,6 @@ static int l_proc_run(lua_State *L)
     }
     luax_checkoptions(L, 2, allowed);
 
-    /* argv and env strings stay anchored in tables on the stack. */
     const char **argv = lua_newuserdatauv(L, sizeof *argv * (nargs + 1), 0);
     for (int i = 1; i <= nargs; i++) {
         lua_geti(L, 1, i);
@@ -114,68 +134,183 @@ static int l_proc_run(lua_State *L)
 
     /* Every option is read (and may raise) before the scratch directory
      * exists: nothing below raises, so nothing can leak it. */
-    st_proc_opts o = {0};
-    o.argv = argv;
-    o.env_set = env;
-    o.cwd = luax_optfieldstring(L, 2, "cwd", NULL);
-    o.stdin_path = luax_optfieldstring(L, 2, "stdin", NULL);
-    o.timeout_s = luax_optfieldnumber(L, 2, "timeout", 0);
-    o.should_stop = stop_on_interrupt;
+    l->o.argv = argv;
+    l->o.env_set = env;
+    l->o.cwd = luax_optfieldstring(L, 2, "cwd", NULL);
+    l->o.stdin_path = luax_optfieldstring(L, 2, "stdin", NULL);
+    l->o.timeout_s = luax_optfieldnumber(L, 2, "timeout", 0);
+    l->o.should_stop = stop_on_interrupt;
     const char *so = luax_optfieldstring(L, 2, "stdout", "inherit");
     const char *se = luax_optfieldstring(L, 2, "stderr", "inherit");
     if (strcmp(so, "stdout") == 0)
         return luaL_error(L, "option 'stdout' cannot be \"stdout\"");
 
-    st_fs_scratch tmp = ST_FS_SCRATCH_INIT;
     if (strcmp(so, "capture") == 0 || strcmp(se, "capture") == 0) {
-        int rc = st_fs_scratch_new(&tmp, ST_FS_SCRATCH_PROC);
+        int rc = st_fs_scratch_new(&l->tmp, ST_FS_SCRATCH_PROC);
         if (rc < 0)
             return luax_pushfail(L, rc);
     }
-    char out_buf[4096], err_buf[4096];
-    int cap_out, cap_err;
-    o.stdout_path = output_target(so, tmp.path, "out", out_buf,
-                                  sizeof out_buf, &cap_out);
-    o.stderr_path = output_target(se, tmp.path, "err", err_buf,
-                                  sizeof err_buf, &cap_err);
+    l->o.stdout_path = output_target(so, l->tmp.path, "out", l->out_path,
+                                     sizeof l->out_path, &l->cap_out);
+    l->o.stderr_path = output_target(se, l->tmp.path, "err", l->err_path,
+                                     sizeof l->err_path, &l->cap_err);
+    return 0;
+}
 
-    st_proc_result r;
-    int rc = st_proc_run(&r, &o);
-    if (rc < 0) {
-        st_fs_scratch_remove(&tmp);
-        return luax_pushfail(L, rc);
-    }
+static void remove_captures(launch *l)
+{
+    st_fs_scratch_remove(&l->tmp);
+}
+
+/* Push the result table of a finished child (captures read back). */
+static void push_result(lua_State *L, const st_proc_result *r,
+                        const launch *l)
+{
     lua_createtable(L, 0, 8);
-    lua_pushboolean(L, r.exited && r.code == 0);
+    lua_pushboolean(L, r->exited && r->code == 0);
     lua_setfield(L, -2, "ok");
-    if (r.exited) {
-        lua_pushinteger(L, r.code);
+    if (r->exited) {
+        lua_pushinteger(L, r->code);
         lua_setfield(L, -2, "code");
-    } else if (r.signal) {
-        lua_pushinteger(L, r.signal);
+    } else if (r->signal) {
+        lua_pushinteger(L, r->signal);
         lua_setfield(L, -2, "signal");
     }
-    lua_pushboolean(L, r.timed_out);
+    lua_pushboolean(L, r->timed_out);
     lua_setfield(L, -2, "timed_out");
-    lua_pushboolean(L, r.stopped);
+    lua_pushboolean(L, r->stopped);
     lua_setfield(L, -2, "interrupted");
-    lua_pushnumber(L, r.wall_s);
+    lua_pushnumber(L, r->wall_s);
     lua_setfield(L, -2, "wall");
-    if (cap_out)
-        push_capture(L, out_buf, "stdout");
-    if (cap_err)
-        push_capture(L, err_buf, "stderr");
-    st_fs_scratch_remove(&tmp);
+    if (l->cap_out)
+        push_capture(L, l->out_path, "stdout");
+    if (l->cap_err)
+        push_capture(L, l->err_path, "stderr");
+}
+
+/* run(argv [, opts]) -> {ok, code, signal, timed_out, interrupted, wall,
+ *                        stdout?, stderr?} | nil, msg, code */
+static int l_proc_run(lua_State *L)
+{
+    launch l;
+    int n = parse_launch(L, &l);
+    if (n > 0)
+        return n;
+    st_proc_result r;
+    int rc = st_proc_run(&r, &l.o);
+    if (rc < 0) {
+        remove_captures(&l);
+        return luax_pushfail(L, rc);
+    }
+    push_result(L, &r, &l);
+    remove_captures(&l);
     return 1;
 }
 
+/* {====================================================================
+ * start(): a child that runs while Lua goes on
+ * ===================================================================== */
+
+#define PROC_TYPE "schedtest.Proc"
+
+typedef struct {
+    st_proc *p;
+    launch l;
+} l_proc;
+
+static l_proc *check_proc(lua_State *L)
+{
+    l_proc *h = luaL_checkudata(L, 1, PROC_TYPE);
+    if (!h->p)
+        luaL_error(L, "attempt to use a closed " PROC_TYPE);
+    return h;
+}
+
+/* start(argv [, opts]) -> handle | nil, msg, code */
+static int l_proc_start(lua_State *L)
+{
+    launch l;
+    int n = parse_launch(L, &l);
+    if (n > 0)
+        return n;
+    /* the handle exists before the child, so an error leaves no orphan */
+    l_proc *h = lua_newuserdatauv(L, sizeof *h, 0);
+    memset(h, 0, sizeof *h);
+    luaL_setmetatable(L, PROC_TYPE);
+    int rc = st_proc_start(&h->p, &l.o);
+    if (rc < 0) {
+        remove_captures(&l);
+        return luax_pushfail(L, rc);
+    }
+    h->l = l;
+    /* its strings are anchored by this call only; the child has them */
+    memset(&h->l.o, 0, sizeof h->l.o);
+    return 1;
+}
+
+/* handle:poll([seconds]) -> finished (Ctrl-C stops the child: finished) */
+static int m_poll(lua_State *L)
+{
+    l_proc *h = check_proc(L);
+    st_proc_result r;
+    int ms = (int)(luaL_optnumber(L, 2, 0) * 1000);
+    lua_pushboolean(L, st_proc_poll(h->p, &r, ms));
+    return 1;
+}
+
+/* handle:wait() -> the result table of run() */
+static int m_wait(lua_State *L)
+{
+    l_proc *h = check_proc(L);
+    st_proc_result r;
+    st_proc_wait(h->p, &r);
+    push_result(L, &r, &h->l);
+    return 1;
+}
+
+static int m_pid(lua_State *L)
+{
+    lua_pushinteger(L, st_proc_pid(check_proc(L)->p));
+    return 1;
+}
+
+/* close(): stops the child's process group if it still runs; idempotent */
+static int m_close(lua_State *L)
+{
+    l_proc *h = luaL_checkudata(L, 1, PROC_TYPE);
+    if (h->p) {
+        st_proc_free(h->p);
+        h->p = NULL;
+        remove_captures(&h->l);
+    }
+    return 0;
+}
+
+static const luaL_Reg proc_methods[] = {
+    {"poll", m_poll},
+    {"wait", m_wait},
+    {"pid", m_pid},
+    {"close", m_close},
+    {NULL, NULL}
+};
+
+static const luaL_Reg proc_meta[] = {
+    {"__gc", m_close},
+    {"__close", m_close},
+    {NULL, NULL}
+};
+
+/* }==================================================================== */
+
 static const luaL_Reg proc_funcs[] = {
     {"run", l_proc_run},
+    {"start", l_proc_start},
     {NULL, NULL}
 };
 
 int luaopen_schedtest_proc(lua_State *L)
 {
+    luax_registertype(L, PROC_TYPE, proc_methods, proc_meta);
     luaL_newlib(L, proc_funcs);
     return 1;
 }

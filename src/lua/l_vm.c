@@ -4,6 +4,11 @@
  *   run(opts)    -> result table (interfaces.md §4) | nil, msg, code
  *   start(opts)  -> schedtest.VM handle | nil, msg, code
  *   argv(opts)   -> { "qemu-system-x86_64", ... } (what start would exec)
+ *
+ * opts.clock = "host" (default) | "virtual" (TCG's instruction counter,
+ * opts.shift: 2^shift ns per instruction), opts.seed = 0..2^32-1 (qemu's
+ * -seed and the agent's; drawn at random when absent).  The result's
+ * host table records clock, icount_shift and seed.
  *   accel([opts]) -> "kvm"|"tcg", why   (auto resolved once per process)
  *   qemu_version() -> "QEMU emulator version ..." | nil, msg, code
  *   spec(opts)   -> the scenario spec text the guest agent reads
@@ -223,7 +228,7 @@ static const char *const run_opts[] = {
     "kernel", "topology", "memory_mb", "scheduler", "duration", "cgroups",
     "steps", "sysctls", "kargs", "accel", "timeouts", "writes", "features",
     "params", "fault", "qemu", "machine", "settle", "attach_timeout",
-    "monitor_ms", "files", "test_name", NULL};
+    "monitor_ms", "files", "test_name", "clock", "shift", "seed", NULL};
 
 /* Build the spec text from the options table at `o`; pushes it. */
 static void build_spec(lua_State *L, int o)
@@ -484,6 +489,50 @@ static st_vm_accel check_accel(lua_State *L, int o)
  * qemu refuses far smaller machines itself. */
 #define MAX_COUNT 1024
 
+static int has_field(lua_State *L, int t, const char *key)
+{
+    int present = lua_getfield(L, t, key) != LUA_TNIL;
+    lua_pop(L, 1);
+    return present;
+}
+
+/*
+ * clock = "host"|"virtual" (default host), shift (virtual clock only,
+ * default ST_VM_DEFAULT_SHIFT), seed (default: drawn at start).  The
+ * virtual clock with accel = "kvm" is misuse: icount exists only in TCG.
+ */
+static void check_clock(lua_State *L, int o, st_vm_opts *opts,
+                        st_vm_accel accel)
+{
+    const char *c = luax_optfieldstring(L, o, "clock", "host");
+    if (strcmp(c, "virtual") == 0)
+        opts->clock = ST_VM_CLOCK_VIRTUAL;
+    else if (strcmp(c, "host") == 0)
+        opts->clock = ST_VM_CLOCK_HOST;
+    else
+        luaL_argerror(L, o, lua_pushfstring(L, "clock '%s': expected host "
+                      "or virtual", c));
+    if (has_field(L, o, "shift") && opts->clock != ST_VM_CLOCK_VIRTUAL)
+        luaL_argerror(L, o, "shift applies to clock = \"virtual\" only");
+    lua_Integer shift = luax_optfieldinteger(L, o, "shift",
+                                             ST_VM_DEFAULT_SHIFT);
+    if (shift < 0 || shift > ST_VM_MAX_SHIFT)
+        luaL_argerror(L, o, lua_pushfstring(L, "shift %d: expected 0 to %d "
+                      "(2^shift ns per guest instruction)", (int)shift,
+                      ST_VM_MAX_SHIFT));
+    opts->icount_shift = (int)shift;
+    int has_seed = has_field(L, o, "seed");
+    lua_Integer seed = luax_optfieldinteger(L, o, "seed", -1);
+    if (has_seed && (seed < 0 || seed > ST_VM_MAX_SEED))
+        luaL_argerror(L, o, lua_pushfstring(L, "seed %I: expected 0 to %I",
+                      seed, (lua_Integer)ST_VM_MAX_SEED));
+    opts->seed = seed;
+    if (opts->clock == ST_VM_CLOCK_VIRTUAL && accel == ST_VM_ACCEL_KVM)
+        luaL_argerror(L, o, "clock = \"virtual\" needs TCG (qemu's "
+                      "instruction counter); it cannot run with accel = "
+                      "\"kvm\"");
+}
+
 static void check_topology(lua_State *L, int o, st_vm_topology *t)
 {
     memset(t, 0, sizeof *t);
@@ -664,6 +713,7 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts,
     check_topology(L, o, &opts->topo);
     check_timeouts(L, o, &opts->timeouts);
     opts->accel = check_accel(L, o);
+    check_clock(L, o, opts, opts->accel);
     opts->memory_mb = int_field(L, o, o, "memory_mb", 512, 1, MAX_MEMORY_MB,
                                 "memory_mb");
     opts->qemu = luax_optfieldstring(L, o, "qemu", NULL);
@@ -981,6 +1031,7 @@ static int l_vm_argv(lua_State *L)
     opts.kernel = luax_optfieldstring(L, 1, "kernel", "bzImage");
     opts.initramfs = luax_optfieldstring(L, 1, "initramfs", "initramfs.cpio");
     st_vm_accel a = check_accel(L, 1);
+    check_clock(L, 1, &opts, a);
     push_kargs(L, 1);
     opts.kargs = lua_tostring(L, -1);
     char **argv;

@@ -98,6 +98,29 @@ static int fake_qemu(const char *mode, int argc, char **argv)
         return 1;
     }
     frame("type stage\nname workload\nt_ms 2\n");
+    if (strcmp(mode, "racing_clock") == 0) {
+        /* heartbeats whose guest time runs far ahead: a run that never
+         * ends although the guest is alive */
+        for (int i = 1; i < 600; i++) {
+            char beat[64];
+            snprintf(beat, sizeof beat, "type stage\nname beat\nt_ms %d\n",
+                     2 + i * 500);
+            frame(beat);
+            usleep(10000);
+        }
+        return 0;
+    }
+    if (strcmp(mode, "slow_run") == 0) {
+        /* a run that takes 0.6 s of host time for 0.3 s of guest time,
+         * as a loaded host running the virtual clock would */
+        for (int i = 1; i <= 6; i++) {
+            char beat[64];
+            usleep(100000);
+            snprintf(beat, sizeof beat, "type stage\nname beat\nt_ms %d\n",
+                     2 + i * 50);
+            frame(beat);
+        }
+    }
     frame(worker_a);
     frame(worker_b);
     frame("type phases\nphase 0 BASELINE 1000000000 260 0 0 0 0 1.5\n"
@@ -126,7 +149,7 @@ static int fake_qemu(const char *mode, int argc, char **argv)
 
 /* }==================================================================== */
 
-static st_vm *launch(const char *mode, int setup_ms)
+static st_vm_opts fake_opts(const char *mode)
 {
     setenv("ST_FAKE_QEMU", mode, 1);
     st_vm_opts o = {0};
@@ -135,12 +158,23 @@ static st_vm *launch(const char *mode, int setup_ms)
     o.initramfs = "unused.cpio";
     o.topo.cores = 2;
     o.accel = ST_VM_ACCEL_TCG;
-    o.timeouts.setup = setup_ms;
     o.timeouts.grace = 200;
+    return o;
+}
+
+static st_vm *launch_opts(const st_vm_opts *o)
+{
     st_vm *vm = NULL;
-    assert_int_equal(st_vm_start(&vm, &o), 0);
+    assert_int_equal(st_vm_start(&vm, o), 0);
     assert_int_equal(st_vm_wait(vm), 0);
     return vm;
+}
+
+static st_vm *launch(const char *mode, int setup_ms)
+{
+    st_vm_opts o = fake_opts(mode);
+    o.timeouts.setup = setup_ms;
+    return launch_opts(&o);
 }
 
 static void test_vm__argv_microvm(void **state)
@@ -357,6 +391,203 @@ static void test_vm__rejects_out_of_range_watchdog_bounds(void **state)
     st_vm_free(vm);
 }
 
+/* The value following `flag` in argv, or NULL. */
+static const char *arg_after(char **argv, const char *flag)
+{
+    for (int i = 0; argv[i] && argv[i + 1]; i++)
+        if (!strcmp(argv[i], flag))
+            return argv[i + 1];
+    return NULL;
+}
+
+static void test_vm__argv_virtual_clock(void **state)
+{
+    (void)state;
+    st_vm_opts o = {0};
+    o.kernel = "bzImage";
+    o.initramfs = "ir.cpio";
+    o.clock = ST_VM_CLOCK_VIRTUAL;
+    o.icount_shift = 2;
+    o.seed = 1234;
+    char **argv;
+    assert_int_equal(st_vm_argv(&argv, &o, ST_VM_ACCEL_TCG, "c", "r"), 0);
+    assert_string_equal(arg_after(argv, "-icount"),
+                        "shift=2,align=off,sleep=off");
+    assert_string_equal(arg_after(argv, "-rtc"),
+                        "base=2024-01-01T00:00:00,clock=vm");
+    assert_string_equal(arg_after(argv, "-seed"), "1234");
+    const char *cmd = arg_after(argv, "-append");
+    /* icount's TSC counts virtual ns, whatever the host's rate */
+    assert_non_null(strstr(cmd, " tsc_early_khz=1000000"));
+    assert_non_null(strstr(cmd, " schedtest.seed=1234"));
+    st_vm_argv_free(argv);
+
+    /* on pc (NUMA), the results port's notifications stay in the vCPU
+     * thread: with an ioeventfd, host timing leaked into the metrics */
+    o.topo = (st_vm_topology){2, 2, 1, 1};
+    assert_int_equal(st_vm_argv(&argv, &o, ST_VM_ACCEL_TCG, "c", "r"), 0);
+    assert_string_equal(arg_after(argv, "-M"), "pc");
+    int found = 0;
+    for (int i = 0; argv[i]; i++)
+        found |= !strcmp(argv[i], "virtio-serial-pci,ioeventfd=off");
+    assert_true(found);
+    st_vm_argv_free(argv);
+    o.topo = (st_vm_topology){0};
+
+    /* the host clock: no instruction counter, the seed all the same */
+    o.clock = ST_VM_CLOCK_HOST;
+    assert_int_equal(st_vm_argv(&argv, &o, ST_VM_ACCEL_TCG, "c", "r"), 0);
+    assert_null(arg_after(argv, "-icount"));
+    assert_null(arg_after(argv, "-rtc"));
+    assert_string_equal(arg_after(argv, "-seed"), "1234");
+    st_vm_argv_free(argv);
+
+    /* no seed given: none passed (st_vm_start draws one first) */
+    o.seed = -1;
+    assert_int_equal(st_vm_argv(&argv, &o, ST_VM_ACCEL_TCG, "c", "r"), 0);
+    assert_null(arg_after(argv, "-seed"));
+    assert_null(strstr(arg_after(argv, "-append"), "schedtest.seed"));
+    st_vm_argv_free(argv);
+}
+
+static void test_vm__virtual_clock_refuses_kvm(void **state)
+{
+    (void)state;
+    st_vm_opts o = {0};
+    o.kernel = "bzImage";
+    o.initramfs = "ir.cpio";
+    o.clock = ST_VM_CLOCK_VIRTUAL;
+    o.icount_shift = 1;
+    char **argv;
+    assert_int_equal(st_vm_argv(&argv, &o, ST_VM_ACCEL_KVM, "c", "r"),
+                     ST_EINVAL);
+    assert_non_null(strstr(st_error_last(), "the virtual clock needs TCG"));
+    o.accel = ST_VM_ACCEL_KVM;
+    st_vm *vm;
+    assert_int_equal(st_vm_start(&vm, &o), ST_EINVAL);
+    assert_null(vm);
+    o.icount_shift = ST_VM_MAX_SHIFT + 1;
+    assert_int_equal(st_vm_argv(&argv, &o, ST_VM_ACCEL_TCG, "c", "r"),
+                     ST_EINVAL);
+    o.icount_shift = 1;
+    o.seed = ST_VM_MAX_SEED + 1;
+    assert_int_equal(st_vm_argv(&argv, &o, ST_VM_ACCEL_TCG, "c", "r"),
+                     ST_EINVAL);
+}
+
+static void test_vm__limits(void **state)
+{
+    (void)state;
+    st_vm_opts o = {0};
+    st_vm_limits l;
+    /* host clock: derived from the planned run, unscaled */
+    o.run_hint_ms = 3000;
+    st_vm_limits_of(&l, &o);
+    assert_int_equal(l.slowdown, 1);
+    assert_int_equal(l.host.boot, 30000);
+    assert_int_equal(l.host.setup, 30000);
+    assert_int_equal(l.host.run, 2 * 3000 + 20000);
+    assert_int_equal(l.host.silence, 15000);
+    assert_int_equal(l.host.grace, 1000);
+    assert_int_equal(l.guest_run, 26000);
+
+    /* virtual clock: every host bound but grace scaled, the guest's not */
+    o.clock = ST_VM_CLOCK_VIRTUAL;
+    o.icount_shift = 1;
+    int slow = st_vm_clock_slowdown(ST_VM_CLOCK_VIRTUAL, 1);
+    assert_true(slow >= 3);
+    st_vm_limits_of(&l, &o);
+    assert_int_equal(l.slowdown, slow);
+    assert_int_equal(l.host.boot, 30000 * slow);
+    assert_int_equal(l.host.run, 26000 * slow);
+    assert_int_equal(l.host.silence, 15000 * slow);
+    assert_int_equal(l.host.grace, 1000);
+    assert_int_equal(l.guest_run, 26000);
+
+    /* explicit timeouts are guest-time bounds, scaled the same way */
+    o.timeouts.run = 5000;
+    o.timeouts.setup = 2000;
+    o.timeouts.grace = 300;
+    st_vm_limits_of(&l, &o);
+    assert_int_equal(l.guest_run, 5000);
+    assert_int_equal(l.host.run, 5000 * slow);
+    assert_int_equal(l.host.setup, 2000 * slow);
+    assert_int_equal(l.host.grace, 300);
+
+    /* a smaller shift is a slower clock on the host: never a smaller
+     * allowance; shifts past the measured ones keep the last factor */
+    for (int s = 1; s <= ST_VM_MAX_SHIFT; s++)
+        assert_true(st_vm_clock_slowdown(ST_VM_CLOCK_VIRTUAL, s - 1) >=
+                    st_vm_clock_slowdown(ST_VM_CLOCK_VIRTUAL, s));
+    assert_int_equal(st_vm_clock_slowdown(ST_VM_CLOCK_VIRTUAL, ST_VM_MAX_SHIFT),
+                     3);
+    assert_int_equal(st_vm_clock_slowdown(ST_VM_CLOCK_HOST, 0), 1);
+}
+
+static void test_vm__slow_virtual_run_is_not_a_hang(void **state)
+{
+    (void)state;
+    /* 0.6 s of host time for a run bounded at 0.3 s: a hang on the host
+     * clock... */
+    st_vm_opts o = fake_opts("slow_run");
+    o.timeouts.run = 0.3 * 1000;
+    st_vm *vm = launch_opts(&o);
+    assert_int_equal(st_vm_get_outcome(vm), ST_VM_HANG);
+    assert_string_equal(st_vm_stage(vm), "run");
+    st_vm_free(vm);
+    /* ...but on the virtual clock the host may take longer */
+    o.clock = ST_VM_CLOCK_VIRTUAL;
+    o.icount_shift = 1;
+    o.seed = 77;
+    vm = launch_opts(&o);
+    assert_int_equal(st_vm_get_outcome(vm), ST_VM_PASSED);
+    st_fold_node *r;
+    assert_int_equal(st_vm_result(&r, vm), 0);
+    st_fold_node *host = st_fold_get(r, "host");
+    assert_string_equal(st_fold_get(host, "clock")->v.s, "virtual");
+    assert_int_equal(st_fold_get(host, "icount_shift")->v.i, 1);
+    assert_int_equal(st_fold_get(host, "seed")->v.i, 77);
+    st_fold_free(r);
+    st_vm_free(vm);
+}
+
+static void test_vm__guest_clock_past_the_run_is_a_hang(void **state)
+{
+    (void)state;
+    struct timespec a, b;
+    st_vm_opts o = fake_opts("racing_clock");
+    o.clock = ST_VM_CLOCK_VIRTUAL;
+    o.icount_shift = 1;
+    o.timeouts.run = 2000; /* guest ms; the host's bound is far larger */
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    st_vm *vm = launch_opts(&o);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_int_equal(st_vm_get_outcome(vm), ST_VM_HANG);
+    assert_string_equal(st_vm_stage(vm), "run");
+    assert_non_null(strstr(st_vm_reason(vm), "guest's clock ran"));
+    /* caught after ~5 beats (0.05 s), long before the host's bound */
+    assert_true(b.tv_sec - a.tv_sec < 3);
+    st_vm_free(vm);
+}
+
+static void test_vm__unseeded_run_draws_a_seed(void **state)
+{
+    (void)state;
+    st_vm_opts o = fake_opts("pass");
+    o.seed = -1;
+    st_vm *vm = launch_opts(&o);
+    long long seed = st_vm_seed(vm);
+    assert_true(seed >= 0 && seed <= ST_VM_MAX_SEED);
+    st_fold_node *r;
+    assert_int_equal(st_vm_result(&r, vm), 0);
+    st_fold_node *host = st_fold_get(r, "host");
+    assert_string_equal(st_fold_get(host, "clock")->v.s, "host");
+    assert_null(st_fold_get(host, "icount_shift"));
+    assert_int_equal(st_fold_get(host, "seed")->v.i, seed);
+    st_fold_free(r);
+    st_vm_free(vm);
+}
+
 static void test_vm__percentile_nearest_rank(void **state)
 {
     (void)state;
@@ -382,6 +613,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_vm__outcomes),
         cmocka_unit_test(test_vm__hang_is_killed_in_its_stage),
         cmocka_unit_test(test_vm__rejects_out_of_range_watchdog_bounds),
+        cmocka_unit_test(test_vm__argv_virtual_clock),
+        cmocka_unit_test(test_vm__virtual_clock_refuses_kvm),
+        cmocka_unit_test(test_vm__limits),
+        cmocka_unit_test(test_vm__slow_virtual_run_is_not_a_hang),
+        cmocka_unit_test(test_vm__guest_clock_past_the_run_is_a_hang),
+        cmocka_unit_test(test_vm__unseeded_run_draws_a_seed),
         cmocka_unit_test(test_vm__percentile_nearest_rank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,9 @@ local function write_runs(dir, commit, name, values, run_dir)
     t.stats.total_iterations = v.iters or t.stats.total_iterations
     t.stats.worst_gap_ms = v.gap or t.stats.worst_gap_ms
     t.kernel_version = "6.12.117"
+    if v.clock then
+      t.host.clock, t.host.icount_shift, t.host.seed = v.clock, v.shift, i
+    end
     local leaf = string.format("%s/target/ktstr/%s/run%d", dir,
                                run_dir or ("6.12.117-" .. commit), i)
     assert(fs.mkdir_p(leaf))
@@ -46,6 +49,13 @@ describe("perf-delta flag validation", function()
         "did you mean 'worst_p99_wake_latency_us'" },
       { { "--must-fail", "total_phase_iterations" }, "rate component" },
       { { "--format", "pdf" }, "must be one of" },
+      { { "--clock", "virtual" }, "--clock would be ignored without" },
+      { { "--seed", "5" }, "--seed would be ignored without" },
+      { { "--clock", "wall" }, "must be one of" },
+      { { "--noise-adjust", "3", "--kernel", "x", "--", "--clock", "host" },
+        "give --clock to perf-delta itself" },
+      { { "--noise-adjust", "3", "--kernel", "x", "--", "--seed=4" },
+        "give --seed to perf-delta itself" },
     }
     for _, c in ipairs(cases) do
       local r = sh.schedtest_run((function()
@@ -64,7 +74,8 @@ describe("perf-delta flag validation", function()
     for _, flag in ipairs({ "--base", "--base-ref", "--default-branch", "-E",
         "--relevant", "--kernel", "--noise-adjust", "--noise-spread-threshold",
         "--threshold", "--policy", "--fail-threshold", "--must-fail",
-        "--all-metrics", "--format", "--output", "--jobs", "--min-runs" }) do
+        "--all-metrics", "--format", "--output", "--jobs", "--min-runs",
+        "--clock", "--seed" }) do
       assert.matches(flag, r.out, 1, true)
     end
     assert.matches("[default: 5]", r.out, 1, true)
@@ -173,6 +184,36 @@ describe("perf-delta cached mode", function()
                    "from edit2", r.out, 1, true)
   end)
 
+  it("warns loudly when the sides ran under different clocks", function()
+    write_runs(dir, base, "perf_a", { { p99 = 50 }, { p99 = 51 } })
+    write_runs(dir, head, "perf_a", { { p99 = 50, clock = "virtual",
+                                        shift = 1 },
+                                      { p99 = 51, clock = "virtual",
+                                        shift = 1 } })
+    local r = perf_delta(dir, {})
+    assert.matches("THE SIDES RAN UNDER DIFFERENT CLOCKS (" .. base ..
+                   ": host, " .. head .. ": virtual (icount shift 1))",
+                   r.out, 1, true)
+    -- two shifts on one side: its own runs are not comparable either
+    gitfix.sh(dir, "rm -rf target")
+    write_runs(dir, base, "perf_a", { { clock = "virtual", shift = 1 },
+                                      { clock = "virtual", shift = 2 } })
+    write_runs(dir, head, "perf_a", { { clock = "virtual", shift = 1 },
+                                      { clock = "virtual", shift = 1 } })
+    r = perf_delta(dir, { "--format", "markdown" })
+    assert.matches("THE BASELINE RUNS (" .. base .. ") MIX CLOCKS " ..
+                   "(virtual (icount shift 1), virtual (icount shift 2))",
+                   r.out, 1, true)
+    assert.matches("THE SIDES RAN UNDER DIFFERENT CLOCKS", r.out, 1, true)
+    -- the same clock on both sides: no warning
+    gitfix.sh(dir, "rm -rf target")
+    write_runs(dir, base, "perf_a", { { clock = "virtual", shift = 1 } })
+    write_runs(dir, head, "perf_a", { { clock = "virtual", shift = 1 } })
+    r = perf_delta(dir, {})
+    assert.are.equal(0, r.code, r.err)
+    assert.is_nil(r.out:find("CLOCKS", 1, true))
+  end)
+
   it("says which commits the pool holds when a side is empty", function()
     write_runs(dir, base, "perf_a", { { p99 = 50 } })
     write_runs(dir, head .. "-dirty", "perf_a", { { p99 = 50 } })
@@ -209,5 +250,61 @@ describe("perf-delta report destinations", function()
     assert.are.equal(0, r.code, r.err)
     local doc = require("cjson").decode(r.out) -- nothing but the JSON
     assert.are.equal("schedtest.perf-delta/1", doc.schema)
+  end)
+end)
+
+describe("perf-delta rounds: seeds and clocks", function()
+  local perf = require "schedtest.perfdelta"
+
+  it("gives each round its own 32-bit seed, the same for a base", function()
+    local seen = {}
+    for i = 0, 99 do
+      local s = perf.round_seed(12345, i)
+      assert.are.equal("integer", math.type(s))
+      assert.is_true(s >= 0 and s <= 0xFFFFFFFF)
+      assert.is_nil(seen[s], "round " .. i .. " repeats a seed")
+      seen[s] = true
+      assert.are.equal(s, perf.round_seed(12345, i)) -- reproducible
+    end
+    assert.are_not.equal(perf.round_seed(1, 0), perf.round_seed(2, 0))
+    assert.are.equal(7, perf.base_seed{ seed = 7 })
+    local drawn = perf.base_seed{}
+    assert.is_true(drawn >= 0 and drawn <= 0xFFFFFFFF)
+  end)
+
+  it("runs the sides at once only on the virtual clock with 2 CPUs",
+     function()
+    assert.is_true(perf.sides_together({ "virtual" }, 2))
+    assert.is_false(perf.sides_together({ "virtual" }, 1))
+    assert.is_false(perf.sides_together({ "host" }, 8))
+    assert.is_false(perf.sides_together({ "host", "virtual" }, 8))
+    assert.is_false(perf.sides_together({}, 8))
+  end)
+
+  it("knows the clocks the child rounds will use", function()
+    local t = { name = "p", clock = "auto", performance_mode = true }
+    local clocks = assert(perf.round_clocks({ { t }, { t } },
+      { clock = "host" }, "/nonexistent"))
+    assert.are.same({ "host" }, clocks)
+    clocks = assert(perf.round_clocks({ { t }, { t } },
+      { clock = "auto", ["--"] = { "--accel", "tcg" } }, "/nonexistent"))
+    assert.are.same({ "virtual" }, clocks)
+    local host_t = { name = "q", clock = "host", performance_mode = true }
+    clocks = assert(perf.round_clocks({ { t }, { host_t } },
+      { ["--"] = { "--accel=tcg" } }, "/nonexistent"))
+    assert.are.same({ "host", "virtual" }, clocks)
+    local none, why = perf.round_clocks({ { t } }, { clock = "virtual",
+      ["--"] = { "--accel", "kvm" } }, "/nonexistent")
+    assert.is_nil(none)
+    assert.matches("needs TCG", why)
+  end)
+
+  it("labels clocks, old sidecars as host", function()
+    assert.are.equal("host", perf.clock_label(nil))
+    assert.are.equal("host", perf.clock_label{ accelerator = "tcg" })
+    assert.are.equal("virtual (icount shift 3)",
+                     perf.clock_label{ clock = "virtual", icount_shift = 3 })
+    assert.are.same({}, perf.clock_warnings({ a = { "host" },
+                                              b = { "host" } }, "x", "y"))
   end)
 end)

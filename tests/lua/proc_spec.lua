@@ -46,3 +46,53 @@ describe("schedtest.proc.run", function()
     assert.has_error(function() proc.run({ "true" }, { tiemout = 1 }) end)
   end)
 end)
+
+describe("schedtest.proc.start", function()
+  it("runs a child while the caller goes on, and waits for it", function()
+    local h <close> = assert(proc.start({ "sh", "-c", "sleep 0.3; echo done" },
+                                        { stdout = "capture" }))
+    assert.is_true(h:pid() > 0)
+    assert.is_false(h:poll()) -- still sleeping
+    local r = h:wait()
+    assert.is_true(r.ok)
+    assert.are.equal("done\n", r.stdout)
+    assert.is_true(h:poll()) -- finished stays finished
+    assert.are.same(r, h:wait())
+  end)
+
+  it("runs two children at the same time", function()
+    local a <close> = assert(proc.start({ "sleep", "0.5" }))
+    local b <close> = assert(proc.start({ "sleep", "0.5" }))
+    local ra, rb = a:wait(), b:wait()
+    assert.is_true(ra.ok and rb.ok)
+    -- both slept in the same half second, not one after the other
+    assert.is_true(rb.wall < 0.9, tostring(rb.wall))
+  end)
+
+  it("reports exit status and timeouts like run()", function()
+    local h <close> = assert(proc.start({ "sh", "-c", "exit 4" }))
+    assert.are.equal(4, h:wait().code)
+    local t <close> = assert(proc.start({ "sleep", "30" }, { timeout = 0.2 }))
+    local r = t:wait()
+    assert.is_true(r.timed_out)
+    assert.is_false(r.ok)
+  end)
+
+  it("close stops a running child with its process group", function()
+    local h = assert(proc.start({ "sh", "-c", "sleep 30 & sleep 30" }))
+    local pid = h:pid()
+    h:close()
+    h:close() -- idempotent
+    assert.has_error(function() h:poll() end, "attempt to use a closed schedtest.Proc")
+    local alive = proc.run({ "kill", "-0", tostring(pid) }, { stderr = "capture" })
+    assert.is_false(alive.ok)
+  end)
+
+  it("fails clearly for a program that cannot run", function()
+    local h, msg, code = proc.start({ "no-such-program-xyz" })
+    assert.is_nil(h)
+    assert.are.equal("ENOENT", code)
+    assert.matches("cannot run 'no-such-program-xyz'", msg, 1, true)
+    assert.has_error(function() proc.start({ "true" }, { tiemout = 1 }) end)
+  end)
+end)

@@ -55,6 +55,60 @@ test {
 ]]
 
 describe("schedtest.suite.load", function()
+  it("takes a clock per test and suite-wide defaults", function()
+    with_suite([[
+defaults { clock = "virtual", icount_shift = 2 }
+test { name = "a", performance_mode = true, cgroups = { { workers = 1 } } }
+test { name = "b", clock = "host", cgroups = { { workers = 1 } } }
+test { name = "c", clock = "auto", icount_shift = 0,
+       cgroups = { { workers = 1 } } }
+]], function(path)
+      local s = assert(suite.load(path))
+      assert.are.same({ clock = "virtual", icount_shift = 2 }, s.defaults)
+      local by = {}
+      for _, t in ipairs(s.tests) do by[t.name] = t end
+      assert.are.equal("virtual", by.a.clock)
+      assert.are.equal(2, by.a.icount_shift)
+      assert.are.equal("host", by.b.clock)
+      assert.are.equal("auto", by.c.clock)
+      assert.are.equal(0, by.c.icount_shift)
+    end)
+    -- without any: auto, and the VM's default shift
+    with_suite("test { name = 'x', cgroups = { { workers = 1 } } }",
+               function(path)
+      local t = assert(suite.load(path)).tests[1]
+      assert.are.equal("auto", t.clock)
+      assert.is_nil(t.icount_shift)
+    end)
+  end)
+
+  it("rejects bad clocks, shifts and defaults", function()
+    with_suite([[
+defaults { clock = "virtaul", colck = "host" }
+defaults { clock = "host" }
+test { name = "a", clock = "wall", cgroups = { { workers = 1 } } }
+test { name = "b", icount_shift = 11, cgroups = { { workers = 1 } } }
+test { name = "c", clock = "host", icount_shift = 1,
+       cgroups = { { workers = 1 } } }
+]], function(path)
+      local s, err = suite.load(path)
+      assert.is_nil(s)
+      assert.matches(":1: defaults {}: field 'clock': expected one of " ..
+                     "auto, virtual, host, got virtaul — did you mean " ..
+                     "'virtual'?", err, 1, true)
+      assert.matches(":1: defaults {}: unknown field 'colck' (did you " ..
+                     "mean 'clock'?)", err, 1, true)
+      assert.matches(":2: defaults are declared twice (first at line 1)",
+                     err, 1, true)
+      assert.matches(":3: test 'a': field 'clock': expected one of", err,
+                     1, true)
+      assert.matches(":4: test 'b': field 'icount_shift': expected a " ..
+                     "whole number from 0 to 10", err, 1, true)
+      assert.matches(":5: test 'c': field 'icount_shift': it applies to " ..
+                     "the virtual clock", err, 1, true)
+    end)
+  end)
+
   it("loads schedulers and tests with defaults filled in", function()
     with_suite(GOOD, function(path, dir)
       local s = assert(suite.load(path))
@@ -529,7 +583,7 @@ test { name = "t", cgroups = { {} } }
     assert.has_error(function() suite.load("x", { time_limit = 0 }) end,
       "suite.load: time_limit must be a positive number of seconds, got 0")
     assert.has_error(function() suite.load("x", { time_limt = 1 }) end,
-      "suite.load: unknown option 'time_limt' (known: time_limit)")
+      "suite.load: unknown option 'time_limt' (known: time_limit, display)")
   end)
 
   -- Ctrl-C while the file runs: the host's one protected path exits 130.

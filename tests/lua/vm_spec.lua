@@ -28,6 +28,37 @@ describe("schedtest.vm", function()
     assert.is_not_nil(find(a, "-numa", "node,nodeid=1,cpus=2-3,memdev=mem1"))
   end)
 
+  it("runs the virtual clock on TCG's instruction counter, with a seed",
+     function()
+    local a = assert(vm.argv{ clock = "virtual", shift = 3, seed = 42 })
+    assert.are.equal("tcg", find(a, "-accel"))
+    assert.are.equal("shift=3,align=off,sleep=off", find(a, "-icount"))
+    assert.are.equal("base=2024-01-01T00:00:00,clock=vm", find(a, "-rtc"))
+    assert.are.equal("42", find(a, "-seed"))
+    assert.matches(" tsc_early_khz=1000000 ", find(a, "-append"))
+    assert.matches(" schedtest.seed=42", find(a, "-append"))
+    -- the default shift; the host clock has no instruction counter
+    assert.matches("^shift=1,", find(vm.argv{ clock = "virtual" }, "-icount"))
+    local h = assert(vm.argv{ seed = 7 })
+    assert.is_nil(find(h, "-icount"))
+    assert.are.equal("7", find(h, "-seed"))
+  end)
+
+  it("rejects a clock it cannot run, and shifts and seeds out of range",
+     function()
+    local function err(opts)
+      local ok, msg = pcall(vm.argv, opts)
+      assert.is_false(ok)
+      return msg
+    end
+    assert.matches("needs TCG", err{ clock = "virtual", accel = "kvm" })
+    assert.matches("expected host or virtual", err{ clock = "wall" })
+    assert.matches("virtual\" only", err{ shift = 2 }, 1, true)
+    assert.matches("expected 0 to 10", err{ clock = "virtual", shift = 11 })
+    assert.matches("expected 0 to 4294967295", err{ seed = -1 })
+    assert.matches("expected 0 to 4294967295", err{ seed = 1 << 32 })
+  end)
+
   it("writes the scenario spec the guest agent reads", function()
     local s = vm.spec{ duration = 1.5, sysctls = { ["kernel.sched_x"] = 3 },
                        features = { "HRTICK" },
