@@ -101,7 +101,8 @@ p:option{ "--html", metavar = "FILE",
 p:option{ "--jobs", metavar = "N", type = "integer",
           check = function(v) return v >= 1, "must be at least 1" end,
           help = "VMs in parallel per side for non-performance and " ..
-                 "virtual-clock tests (passed on)" }
+                 "virtual-clock tests (passed on); 1: one VM at a time, " ..
+                 "the sides taking turns even on the virtual clock" }
 p:option{ "--clock", metavar = "MODE", choices = { "auto", "virtual", "host" },
           help = "what both sides' VMs measure time with (passed on): " ..
                  "auto uses the suites' choice, else virtual for " ..

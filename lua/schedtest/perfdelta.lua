@@ -541,9 +541,11 @@ end
 
 --- Whether both sides' round i may run at the same time: every test runs
 -- on the virtual clock, which host load cannot move, and the host has a
--- CPU for each side (each icount VM runs on one host thread).
-function M.sides_together(clocks, host_cpus)
+-- CPU for each side (each icount VM runs on one host thread).  `--jobs 1`
+-- asks for one VM at a time, so the sides then take turns.
+function M.sides_together(clocks, host_cpus, jobs)
   return #clocks == 1 and clocks[1] == "virtual" and host_cpus >= 2
+         and jobs ~= 1
 end
 -- }==================================================================
 
@@ -823,7 +825,7 @@ function M.noise(opts, ctx)
   if not clocks then return env_error(cwhy) end
   local plan = { base_seed = M.base_seed(opts), clocks = clocks,
                  together = M.sides_together(clocks,
-                   require("schedtest.runner").host_cpus()) }
+                   require("schedtest.runner").host_cpus(), opts.jobs) }
 
   -- Created only now, so an early stop leaves nothing in the runs root.
   local ok, merr = fs.mkdir_p(inv.logs)

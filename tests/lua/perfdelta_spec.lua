@@ -279,6 +279,8 @@ describe("perf-delta rounds: seeds and clocks", function()
     assert.is_false(perf.sides_together({ "host" }, 8))
     assert.is_false(perf.sides_together({ "host", "virtual" }, 8))
     assert.is_false(perf.sides_together({}, 8))
+    assert.is_false(perf.sides_together({ "virtual" }, 2, 1))
+    assert.is_true(perf.sides_together({ "virtual" }, 2, 2))
   end)
 
   it("knows the clocks the child rounds will use", function()
