@@ -64,6 +64,12 @@ int st_stats_quantile(double *out, const double *x, size_t n, double p);
  */
 int st_stats_t_quantile(double *out, double p, double dof);
 
+/**
+ * Upper tail P(T >= t) of Student's t with `dof` > 0 degrees of freedom
+ * (t may be +-inf).
+ */
+int st_stats_t_sf(double *out, double t, double dof);
+
 /** Result of a t-test (Welch or paired). */
 typedef struct {
     double t;          /**< statistic; 0 for identical samples */

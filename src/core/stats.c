@@ -867,6 +867,16 @@ int st_stats_t_quantile(double *out, double p, double dof)
     return 0;
 }
 
+int st_stats_t_sf(double *out, double t, double dof)
+{
+    if (isnan(t))
+        return st_error_set(ST_EINVAL, "t is NaN");
+    if (!(dof > 0) || !isfinite(dof))
+        return st_error_set(ST_EINVAL, "dof %g must be finite and > 0", dof);
+    *out = isinf(t) ? (t > 0 ? 0 : 1) : gsl_cdf_tdist_Q(t, dof);
+    return 0;
+}
+
 /* Two independent samples of n (dof 2n - 2), or n pairs (dof n - 1). */
 static double mde_of(size_t n, double cv, double alpha, double power,
                      int sides, int paired)

@@ -505,6 +505,17 @@ static int l_stats_t_quantile(lua_State *L)
     return 1;
 }
 
+/* t_sf(t, dof) -> P(T >= t) */
+static int l_stats_t_sf(lua_State *L)
+{
+    double p;
+    int rc = st_stats_t_sf(&p, luaL_checknumber(L, 1), luaL_checknumber(L, 2));
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_pushnumber(L, p);
+    return 1;
+}
+
 static int l_stats_gsl_version(lua_State *L)
 {
     lua_pushstring(L, st_stats_gsl_version());
@@ -524,6 +535,7 @@ static const luaL_Reg funcs[] = {
     {"mde", l_stats_mde},
     {"n_for", l_stats_n_for},
     {"t_quantile", l_stats_t_quantile},
+    {"t_sf", l_stats_t_sf},
     {"ratio_ci", l_stats_ratio_ci},
     {"hodges_lehmann", l_stats_hodges_lehmann},
     {"hodges_lehmann_one", l_stats_hodges_lehmann_one},

@@ -178,6 +178,16 @@ describe("schedtest.stats against SciPy", function()
   end)
 end)
 
+describe("schedtest.stats t tail", function()
+  it("matches SciPy's t.sf", function()
+    for _, c in ipairs(ref.t_sf) do
+      close(assert(stats.t_sf(c.t, c.dof)), c.sf, string.format("t_sf(%g, %g)", c.t, c.dof))
+    end
+    assert.are.equal(0, stats.t_sf(math.huge, 3))
+    assert.are.equal("EINVAL", select(3, stats.t_sf(1, 0)))
+  end)
+end)
+
 describe("schedtest.stats group-sequential boundaries", function()
   it("spends alpha like the reference and finds the same boundaries", function()
     for i, plan in ipairs(ref.sequential) do

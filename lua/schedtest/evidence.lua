@@ -1,0 +1,198 @@
+-- schedtest.evidence: what the runs of one metric say about B against A,
+-- as relative changes (B/A - 1) with their uncertainty.
+--
+--   local evidence = require "schedtest.evidence"
+--   local ev = evidence.unpaired(a_values, b_values)
+--   local ev = evidence.paired(a_values, b_values)   -- a[i], b[i] share round i
+--   ev.estimate                       -- typical relative change (Hodges-Lehmann)
+--   ev.test.p_up, ev.test.p_down      -- one-sided p: B larger, B smaller
+--   evidence.bound(ev, 0.05, "lo")    -- one-sided 95 % lower bound of the change
+--
+-- Positive metrics are judged on the log scale, where a change is a ratio
+-- and an interval can never reach below -100 %; a metric with a value <= 0
+-- is judged on its own scale relative to the baseline median.  The location
+-- is the Hodges-Lehmann shift (the median of all B-A differences, or of the
+-- Walsh averages of the paired differences): one outlier boot moves it by
+-- at most one rank.  Bounds are distribution-free (Moses' interval, the
+-- signed-rank interval) where the run counts can reach the level, and
+-- Student-t (Welch on the logs, paired t) where they cannot.  The test of
+-- "no change" is Welch's t on the logs (paired: the t-test of the log
+-- ratios), which keeps its level at the tiny per-metric levels a family of
+-- metrics needs even at 3-5 runs, where rank tests cannot reach them.
+
+local stats = require "schedtest.stats"
+
+local math, ipairs, type = math, ipairs, type
+
+local M = {}
+
+local EPS = 1e-9
+local huge = math.huge
+
+local function all_positive(t)
+  for _, v in ipairs(t) do if not (v > 0) then return false end end
+  return true
+end
+
+local function logs(t)
+  local out = {}
+  for i, v in ipairs(t) do out[i] = math.log(v) end
+  return out
+end
+
+local function median(t)
+  return stats.quantile(t, 0.5)
+end
+
+-- Welch-Satterthwaite dof of two variance terms.
+local function satterthwaite(u, v, fa, fb)
+  local den = u * u / fa + v * v / fb
+  if den <= 0 then return fa + fb end
+  return (u + v) ^ 2 / den
+end
+
+-- One-sided p-values of "B larger" and "B smaller" from a t statistic of
+-- (B - A) / se; constant samples (se = 0) decide by the sign alone.
+local function one_sided(shift, se, dof)
+  if se == 0 then
+    if shift > 0 then return 0, 1 elseif shift < 0 then return 1, 0 end
+    return 1, 1
+  end
+  local t = shift / se
+  return assert(stats.t_sf(t, dof)), assert(stats.t_sf(-t, dof))
+end
+
+-- The parametric (Student) part: the shift on the evidence scale, its
+-- standard error and dof.
+local function welch_parts(xa, xb)
+  local da, db = stats.describe(xa), stats.describe(xb)
+  local u, v = da.var / da.n, db.var / db.n
+  return { shift = db.mean - da.mean, se = math.sqrt(u + v),
+           dof = satterthwaite(u, v, da.n - 1, db.n - 1),
+           sd = math.sqrt((da.var + db.var) / 2) }
+end
+
+local function paired_parts(d)
+  local dd = stats.describe(d)
+  return { shift = dd.mean, se = math.sqrt(dd.var / dd.n), dof = dd.n - 1,
+           sd = math.sqrt(dd.var) }
+end
+
+-- Relative change of a shift on the evidence scale.
+local function relative(ev, shift)
+  if shift == huge or shift == -huge then
+    return shift == huge and huge or (ev.scale == "log" and -1 or -huge)
+  end
+  if ev.scale == "log" then return math.exp(shift) - 1 end
+  if math.abs(ev.baseline) < EPS then
+    if shift > 0 then return huge elseif shift < 0 then return -huge end
+    return 0
+  end
+  return shift / math.abs(ev.baseline)
+end
+M.relative = relative
+
+local function finish(ev, parts, robust)
+  ev.parametric = parts
+  ev.sd = parts.sd
+  ev.estimate = relative(ev, robust.estimate)
+  ev.shift = robust.estimate
+  local up, down = one_sided(parts.shift, parts.se, parts.dof)
+  ev.test = { method = ev.design == "paired" and "paired t" or "Welch t",
+              scale = ev.scale, p_up = up, p_down = down,
+              t = parts.se > 0 and parts.shift / parts.se or nil, dof = parts.dof }
+  return ev
+end
+
+--- Evidence from independent runs: a[] on side A, b[] on side B (each at
+--- least 2 finite values).
+function M.unpaired(a, b)
+  local ev = { design = "unpaired", n = math.min(#a, #b), n_a = #a, n_b = #b }
+  if all_positive(a) and all_positive(b) then
+    ev.scale, ev.xa, ev.xb = "log", logs(a), logs(b)
+  else
+    ev.scale, ev.xa, ev.xb = "linear", a, b
+    ev.baseline = median(a)
+  end
+  local robust = assert(stats.hodges_lehmann(ev.xa, ev.xb, { level = 0.9 }))
+  return finish(ev, welch_parts(ev.xa, ev.xb), robust)
+end
+
+--- Evidence from paired rounds: a[i] and b[i] ran in the same round.
+function M.paired(a, b)
+  local ev = { design = "paired", n = #a, n_a = #a, n_b = #b }
+  local d = {}
+  if all_positive(a) and all_positive(b) then
+    ev.scale = "log"
+    for i = 1, #a do d[i] = math.log(b[i]) - math.log(a[i]) end
+  else
+    ev.scale = "linear"
+    ev.baseline = median(a)
+    for i = 1, #a do d[i] = b[i] - a[i] end
+  end
+  ev.d = d
+  local robust = assert(stats.hodges_lehmann_one(d, { level = 0.9 }))
+  local w = stats.wilcoxon(b, a) -- informational: the signed-rank test
+  ev.wilcoxon = w and { p = w.p, p_up = w.p_greater, p_down = w.p_less,
+                        method = w.method } or nil
+  return finish(ev, paired_parts(d), robust)
+end
+
+--- One-sided bound of the relative change at level 1 - alpha: side "lo"
+--- (the change is above it with confidence 1 - alpha) or "hi".  Robust
+--- (Hodges-Lehmann) where the run counts can reach the level, Student
+--- otherwise.  Returns the bound and the method used.
+function M.bound(ev, alpha, side)
+  local h
+  if ev.design == "paired" then
+    h = stats.hodges_lehmann_one(ev.d, { level = 1 - 2 * alpha })
+  else
+    h = stats.hodges_lehmann(ev.xa, ev.xb, { level = 1 - 2 * alpha })
+  end
+  if h and h.attainable then
+    return relative(ev, side == "lo" and h.lo or h.hi), "Hodges-Lehmann"
+  end
+  local p = ev.parametric
+  if p.se == 0 then return relative(ev, p.shift), "constant" end
+  local t = stats.t_quantile(1 - alpha, p.dof)
+  local shift = side == "lo" and p.shift - t * p.se or p.shift + t * p.se
+  return relative(ev, shift), ev.design == "paired" and "paired t" or "Welch t"
+end
+
+--- Runs per side (pairs when paired) that would detect a change of
+--- `change` (relative, > 0) at one-sided level `alpha` with `power`, from
+--- the observed spread; nil when more than `max_n` would be needed.
+function M.n_for(ev, change, alpha, power, max_n)
+  if not (ev.sd and ev.sd > 0) then return nil end
+  local delta = ev.scale == "log" and math.log(1 + change) or change
+  if ev.scale ~= "log" then
+    if math.abs(ev.baseline) < EPS then return nil end
+    -- the spread relative to the baseline, like the change
+    return stats.n_for{ change = delta, cv = ev.sd / math.abs(ev.baseline), alpha = alpha,
+                        power = power, sides = 1, max_n = max_n,
+                        paired = ev.design == "paired" }
+  end
+  return stats.n_for{ change = delta, cv = ev.sd, alpha = alpha, power = power, sides = 1,
+                      max_n = max_n, paired = ev.design == "paired" }
+end
+
+--- The 95 % interval of the relative change of means shown in reports:
+--- the ratio of means on the log scale (positive metrics) or by Fieller
+--- (otherwise), never below -100 % for a non-negative metric; paired
+--- evidence shows the interval of the typical per-round ratio instead.
+function M.display_interval(ev, a, b, level)
+  level = level or 0.95
+  if ev.design == "paired" then
+    local p = ev.parametric
+    local t = p.se > 0 and stats.t_quantile(1 - (1 - level) / 2, p.dof) or 0
+    local lo, hi = relative(ev, p.shift - t * p.se), relative(ev, p.shift + t * p.se)
+    return { lo = lo, hi = hi, level = level, method = "paired " .. ev.scale }
+  end
+  local method = ev.scale == "log" and "log" or "fieller"
+  local r = stats.ratio_ci(a, b, { level = level, method = method })
+  if not r then return nil end
+  return { lo = r.lo - 1, hi = r.hi - 1, level = level, method = method,
+           clamped = r.clamped, bounded = r.bounded }
+end
+
+return M
