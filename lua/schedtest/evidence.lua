@@ -15,10 +15,12 @@
 -- Walsh averages of the paired differences): one outlier boot moves it by
 -- at most one rank.  Bounds are distribution-free (Moses' interval, the
 -- signed-rank interval) where the run counts can reach the level, and
--- Student-t (Welch on the logs, paired t) where they cannot.  The test of
--- "no change" is Welch's t on the logs (paired: the t-test of the log
--- ratios), which keeps its level at the tiny per-metric levels a family of
--- metrics needs even at 3-5 runs, where rank tests cannot reach them.
+-- Student-t where they cannot.  The test of "no change" is Student's t on
+-- the logs with the pooled variance (a multiplicative change is a pure
+-- shift there; Welch's t on a metric's own scale; paired: the t-test of
+-- the log ratios), which keeps its level at the tiny per-metric levels a
+-- family of metrics needs even at 3-5 runs, where rank tests cannot reach
+-- them.
 
 local stats = require "schedtest.stats"
 
@@ -72,6 +74,15 @@ local function welch_parts(xa, xb)
            sd = math.sqrt((da.var + db.var) / 2) }
 end
 
+local function pooled_parts(xa, xb)
+  local da, db = stats.describe(xa), stats.describe(xb)
+  local dof = da.n + db.n - 2
+  local s2 = ((da.n - 1) * da.var + (db.n - 1) * db.var) / dof
+  return { shift = db.mean - da.mean, se = math.sqrt(s2 * (1 / da.n + 1 / db.n)),
+           dof = dof, sd = math.sqrt(s2) }
+end
+
+
 local function paired_parts(d)
   local dd = stats.describe(d)
   return { shift = dd.mean, se = math.sqrt(dd.var / dd.n), dof = dd.n - 1,
@@ -98,7 +109,8 @@ local function finish(ev, parts, robust)
   ev.estimate = relative(ev, robust.estimate)
   ev.shift = robust.estimate
   local up, down = one_sided(parts.shift, parts.se, parts.dof)
-  ev.test = { method = ev.design == "paired" and "paired t" or "Welch t",
+  ev.test = { method = ev.design == "paired" and "paired t"
+                      or (ev.scale == "log" and "Student t" or "Welch t"),
               scale = ev.scale, p_up = up, p_down = down,
               t = parts.se > 0 and parts.shift / parts.se or nil, dof = parts.dof }
   return ev
@@ -115,7 +127,11 @@ function M.unpaired(a, b)
     ev.baseline = median(a)
   end
   local robust = assert(stats.hodges_lehmann(ev.xa, ev.xb, { level = 0.9 }))
-  return finish(ev, welch_parts(ev.xa, ev.xb), robust)
+  -- On the log scale a multiplicative change is a pure shift that leaves
+  -- the spread alone, so the variance is pooled (Student's t, 2n - 2
+  -- dof); on a metric's own scale a change may move the spread too (Welch).
+  local parts = ev.scale == "log" and pooled_parts(ev.xa, ev.xb) or welch_parts(ev.xa, ev.xb)
+  return finish(ev, parts, robust)
 end
 
 --- Evidence from paired rounds: a[i] and b[i] ran in the same round.
@@ -138,11 +154,9 @@ function M.paired(a, b)
   return finish(ev, paired_parts(d), robust)
 end
 
---- One-sided bound of the relative change at level 1 - alpha: side "lo"
---- (the change is above it with confidence 1 - alpha) or "hi".  Robust
---- (Hodges-Lehmann) where the run counts can reach the level, Student
---- otherwise.  Returns the bound and the method used.
-function M.bound(ev, alpha, side)
+-- The shift bound (evidence scale) at one-sided level alpha, and how.
+local function shift_bound(ev, alpha, side)
+  if alpha <= 0 then return side == "lo" and -huge or huge, "none" end
   local h
   if ev.design == "paired" then
     h = stats.hodges_lehmann_one(ev.d, { level = 1 - 2 * alpha })
@@ -150,13 +164,29 @@ function M.bound(ev, alpha, side)
     h = stats.hodges_lehmann(ev.xa, ev.xb, { level = 1 - 2 * alpha })
   end
   if h and h.attainable then
-    return relative(ev, side == "lo" and h.lo or h.hi), "Hodges-Lehmann"
+    return side == "lo" and h.lo or h.hi, "Hodges-Lehmann"
   end
   local p = ev.parametric
-  if p.se == 0 then return relative(ev, p.shift), "constant" end
+  if p.se == 0 then return p.shift, "constant" end
   local t = stats.t_quantile(1 - alpha, p.dof)
-  local shift = side == "lo" and p.shift - t * p.se or p.shift + t * p.se
-  return relative(ev, shift), ev.design == "paired" and "paired t" or "Welch t"
+  return side == "lo" and p.shift - t * p.se or p.shift + t * p.se, ev.test.method
+end
+
+--- One-sided bound of the relative change at level 1 - alpha: side "lo"
+--- (the change is above it with confidence 1 - alpha) or "hi".  Robust
+--- (Hodges-Lehmann) where the run counts can reach the level, Student
+--- otherwise.  Returns the bound, the method used and the bound of the
+--- shift on the evidence scale (log ratio, or the raw difference).
+function M.bound(ev, alpha, side)
+  local key = side .. string.format("%.17g", alpha)
+  ev.bounds = ev.bounds or {}
+  local b = ev.bounds[key]
+  if not b then
+    local shift, how = shift_bound(ev, alpha, side)
+    b = { relative(ev, shift), how, shift }
+    ev.bounds[key] = b
+  end
+  return b[1], b[2], b[3]
 end
 
 --- Runs per side (pairs when paired) that would detect a change of
