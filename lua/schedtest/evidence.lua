@@ -36,6 +36,11 @@ local function all_positive(t)
   return true
 end
 
+local function all_nonnegative(t)
+  for _, v in ipairs(t) do if not (v >= 0) then return false end end
+  return true
+end
+
 local function logs(t)
   local out = {}
   for i, v in ipairs(t) do out[i] = math.log(v) end
@@ -216,7 +221,12 @@ function M.display_interval(ev, a, b, level)
     local p = ev.parametric
     local t = p.se > 0 and stats.t_quantile(1 - (1 - level) / 2, p.dof) or 0
     local lo, hi = relative(ev, p.shift - t * p.se), relative(ev, p.shift + t * p.se)
-    return { lo = lo, hi = hi, level = level, method = "paired " .. ev.scale }
+    local clamped = false
+    if lo < -1 and all_nonnegative(a) and all_nonnegative(b) then
+      lo, clamped = -1, true -- a non-negative metric falls by 100 % at most
+    end
+    return { lo = lo, hi = hi, level = level, method = "paired " .. ev.scale,
+             clamped = clamped }
   end
   local method = ev.scale == "log" and "log" or "fieller"
   local r = stats.ratio_ci(a, b, { level = level, method = method })

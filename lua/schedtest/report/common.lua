@@ -85,6 +85,26 @@ function M.pct(r)
   return string.format("%+.1f%%", r.rel_delta * 100)
 end
 
+-- A relative change as a percentage; an unbounded end says so.
+local function pct_end(x)
+  if x == math.huge then return "+inf" end
+  if x == -math.huge then return "-inf" end
+  return string.format("%+.1f%%", x * 100)
+end
+
+--- "95% CI of change -12.0%..+3.4%" for a row with an interval, or nil.
+--- A metric whose values are all >= 0 can fall by 100 % at most: its
+--- interval never reads below -100 %.
+function M.interval(r)
+  local lo, hi = r.ci_lo, r.ci_hi
+  if lo == nil or hi == nil or lo ~= lo or hi ~= hi then return nil end
+  if lo == -math.huge and hi == math.huge then return nil end
+  local nonneg = r.a and r.b and (r.a.min or -1) >= 0 and (r.b.min or -1) >= 0
+  if nonneg and lo < -1 then lo = -1 end
+  return string.format("%d%% CI of change %s..%s", math.floor((r.ci_level or 0.95) * 100 + 0.5),
+                       pct_end(lo), pct_end(hi))
+end
+
 --- The verdict word with its annotations: "REGRESSION (noisy spread)".
 function M.verdict_text(r)
   local v = r.verdict or "?"
