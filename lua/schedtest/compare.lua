@@ -194,7 +194,7 @@ end
 
 --- The ktstr rule (spec §2.3 scalar, §3.5 noise).  Returns verdict, reason.
 function M.ktstr_verdict(row, ctx)
-  if ctx.mode == "scalar" then
+  if (row.mode or ctx.mode) == "scalar" then
     if not row.material then return M.STABLE, "below the materiality gate" end
   else
     if row.insufficient then return M.NOISY, "fewer than 2 runs on a side" end

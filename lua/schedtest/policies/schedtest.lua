@@ -186,7 +186,7 @@ function P.verdict(row, ctx)
       "cannot rule out a regression of the gate (%s): %s; smallest change detectable at n=%d is %s%s",
       g and pct(g) or "absolute", what, n, row.mde and pct(row.mde) or "?", advice)
   end
-  if est > 0 and lo > half then
+  if est > 0 and lo > 0 then
     return compare.STABLE, string.format("worse, but below the gate: %s", what)
   end
   return compare.STABLE, string.format("no material regression: %s", what)
