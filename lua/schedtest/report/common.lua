@@ -136,6 +136,19 @@ function M.health_rows(result)
   return out
 end
 
+--- "4 regressed" or, when the gate counts families and some regressed
+--- rows share one, "4 regressed (2 metric families)".
+function M.regressed_text(result)
+  local t = result.totals or {}
+  local n = t.regressions or 0
+  local g = result.gate or {}
+  if g.count == "families" and g.counted and g.counted ~= n then
+    return string.format("%d regressed (%d metric famil%s)", n, g.counted,
+                         g.counted == 1 and "y" or "ies")
+  end
+  return string.format("%d regressed", n)
+end
+
 --- Overall word of the footer: STABLE, REGRESSED, IMPROVED or both;
 -- BROKEN when only failed or missing runs tripped the gate.
 function M.overall(result)

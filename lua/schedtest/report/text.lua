@@ -93,16 +93,21 @@ local function noise_table(result, opts, out)
   local overall = common.overall(result)
   if overall == "STABLE" and ((t.regressions or 0) + (t.improvements or 0)) > 0
   then
-    extra = extra .. " (moves are below the significance cutoff, more " ..
-      "likely noise than signal)"
+    if (result.gate or {}).count == "families" then
+      extra = extra .. string.format(" (below the fail threshold of %s " ..
+        "metric families)", tostring(result.fail_threshold))
+    else
+      extra = extra .. " (moves are below the significance cutoff, more " ..
+        "likely noise than signal)"
+    end
   end
   out[#out + 1] = string.format("%s: %d paired " ..
-    "scenario(s); overall %s: %d regressed, %d improved, %d stable%s, %d " ..
+    "scenario(s); overall %s: %s, %d improved, %d stable%s, %d " ..
     "under-sampled (<2 runs)%s", cmd, t.paired_keys or 0,
     paint(opts, overall == "STABLE" and "" or
           (overall:find("REGRESSED") and "REGRESSION" or "improvement"),
           overall),
-    t.regressions or 0, t.improvements or 0, t.stable or 0,
+    common.regressed_text(result), t.improvements or 0, t.stable or 0,
     (t.informational or 0) > 0 and
       string.format(", %d informational", t.informational) or "",
     t.noisy or 0, extra)
