@@ -171,6 +171,9 @@ function M.compare_and_report(pool, opts, ctx, mode, health)
   local result = compare.run{
     rows = pool, a = ctx.base.label, b = ctx.head_label,
     mode = mode == "scalar" and "cached" or mode, averaged = opts.averaged,
+    -- noise mode's interleaved rounds pair (a row's `round`, else the
+    -- round number of its run directory): the evidence is then paired
+    rounds = mode == "noise" and "auto" or nil,
     policy = opts.policy, threshold = opts.threshold,
     fail_threshold = opts.fail_threshold,
     must_fail = opts.must_fail and ctx.must_fail or nil,

@@ -161,7 +161,7 @@ end)
 describe("paired rounds (item 5)", function()
   -- a drift shared by both sides of each round hides a +15 % change from
   -- the unpaired evidence but not from the paired one
-  local drift = { 0, 40, 80, 120, 160, 200 }
+  local drift = { 0, 40, 80, 120, 160, 200, 240, 280 }
   local function drifting(extra)
     local rows = {}
     for i, d in ipairs(drift) do
@@ -174,11 +174,22 @@ describe("paired rounds (item 5)", function()
   it("uses a row's round field", function()
     local x = find(run{ rows = drifting(function(_, i) return { round = i } end) }, "lat")
     assert.are.equal("paired", x.evidence.design)
-    assert.are.equal(6, x.paired.n)
+    assert.are.equal(8, x.paired.n)
     assert.are.equal("REGRESSION", x.verdict)
     local u = find(run{ rows = drifting(function() return {} end) }, "lat")
     assert.are.equal("unpaired", u.evidence.design)
     assert.are_not.equal("REGRESSION", u.verdict)
+  end)
+
+  it("judges fewer than PAIRED_MIN_ROUNDS rounds unpaired", function()
+    local rows = {}
+    for i = 1, 5 do
+      rows[#rows + 1] = row("A", { lat = A5[i] }, { round = i })
+      rows[#rows + 1] = row("B", { lat = A5[i] * 1.15 }, { round = i })
+    end
+    local x = find(run{ rows = rows }, "lat")
+    assert.are.equal(5, x.paired.n)            -- the paired tests are still reported
+    assert.are.equal("unpaired", x.evidence.design)
   end)
 
   it("falls back to the run directory's round with rounds = 'auto'", function()
