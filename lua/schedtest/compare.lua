@@ -566,6 +566,79 @@ local function key_mode(mode, settings, ra, rb)
   return "scalar"
 end
 
+-- ---- stage 2b: shapes ---------------------------------------------------------
+
+--- Share of a comparison's test sides (3 or more runs) whose boots fall
+--- into modes from which every row is judged by ranks.
+M.MODE_SHARE = 0.25
+
+-- Whether the runs of one test on one side fall into boot modes: per run,
+-- the median over the metrics (positive in every run) of its log distance
+-- from the metric's median run; TCG's slow boots move all of a run's
+-- metrics together, so the median of many metrics shows the boot's mode
+-- with little noise.
+local function boot_modes(rows)
+  if #rows < 3 then return nil end
+  local names = {}
+  for name, v in pairs(rows[1].metrics or {}) do
+    local ok = finite(v) and v > 0
+    for i = 2, #rows do
+      local w = rows[i].metrics and rows[i].metrics[name]
+      ok = ok and finite(w) and w > 0
+    end
+    if ok then names[#names + 1] = name end
+  end
+  if #names < 3 then return nil end
+  local dev = {} -- dev[run] = { log distances }
+  for i = 1, #rows do dev[i] = {} end
+  for _, name in ipairs(names) do
+    local logs = {}
+    for i, r in ipairs(rows) do logs[i] = math.log(r.metrics[name]) end
+    local med = stats.quantile(logs, 0.5)
+    for i, l in ipairs(logs) do dev[i][#dev[i] + 1] = l - med end
+  end
+  local scores = {}
+  for i = 1, #rows do scores[i] = stats.quantile(dev[i], 0.5) end
+  local gap, ratio = evidence.mode_split(scores)
+  return gap >= evidence.MODE_GAP and ratio >= evidence.MODE_RATIO
+end
+
+--- Stage 2b: runs in modes.  When at least MODE_SHARE of the test sides
+--- have boots in modes, the whole comparison is judged by ranks (a side
+--- whose few boots all landed in one mode looks like a regression of the
+--- whole test, and only the other tests show that the boots are modal);
+--- otherwise each row whose own runs split into modes is.  Records
+--- result.shape = { sides, modal, regime, rank_only }.
+function M.shape(result, groups)
+  local sides, modal = 0, 0
+  for _, key in ipairs(groups.order) do
+    if groups.a[key] and groups.b[key] then
+      for _, side in ipairs{ "a", "b" } do
+        local m = boot_modes(groups[side][key])
+        if m ~= nil then
+          sides = sides + 1
+          if m then modal = modal + 1 end
+        end
+      end
+    end
+  end
+  local regime = modal >= 2 and modal >= M.MODE_SHARE * sides
+  local ranked = 0
+  for _, row in ipairs(result.rows) do
+    local ev = row.evidence
+    if ev then
+      local why = regime and "boots in modes" or (evidence.in_modes(ev) and "runs in modes")
+      if why then evidence.rank_only(ev, why); ranked = ranked + 1 end
+    end
+  end
+  result.shape = { sides = sides, modal = modal, regime = regime, rank_only = ranked }
+  if regime then
+    result.warnings[#result.warnings + 1] = string.format(
+      "the boots fall into modes in %d of %d test sides (TCG's slow boots?): every metric is " ..
+      "judged by ranks, which need about 8 runs per side to show a regression", modal, sides)
+  end
+end
+
 -- Metric names on either side, in a stable order, and the declared gates
 -- (§2.4; B's declarations win over A's).
 local function names_and_declared(ra, rb)
@@ -724,6 +797,7 @@ function M.metric_rows(result, groups, opts, policy, settings)
     -- the report's layout: from the spread when any key was
     result.mode = modes.noise and "noise" or "scalar"
   end
+  M.shape(result, groups)
   local function warn(fmt, ...) result.warnings[#result.warnings + 1] = string.format(fmt, ...) end
   if result.nonfinite > 0 then
     warn("%d NaN or infinite metric value(s) ignored (the runs count as missing for that metric)",

@@ -24,7 +24,7 @@
 
 local stats = require "schedtest.stats"
 
-local math, ipairs, type = math, ipairs, type
+local math, table, ipairs, type = math, table, ipairs, type
 
 local M = {}
 
@@ -157,6 +157,72 @@ local function finish(ev, parts, robust)
   ev.estimate = relative(ev, robust.estimate)
   ev.shift = robust.estimate
   ev.test = evidence_test(ev, parts)
+  return ev
+end
+
+-- ---- shapes: runs in modes ---------------------------------------------------
+
+--- TCG boots come in modes (most runs at 1.0, some at 1.6): a side whose
+--- log values split into two clusters at least MODE_GAP apart, the gap at
+--- least MODE_RATIO within-cluster standard deviations (floored at
+--- MODE_FLOOR), with MODE_MIN_N or more runs.  The t-test's tails do not
+--- hold for such runs (one side all fast, the other mostly slow makes it
+--- see a regression), so their rows are judged by ranks.
+M.MODE_GAP, M.MODE_RATIO, M.MODE_FLOOR, M.MODE_MIN_N = math.log(1.2), 10, 0.01, 4
+
+--- The largest gap between the sorted values of x and its ratio to the
+--- pooled within-cluster standard deviation of the two sides of the gap.
+function M.mode_split(x, floor)
+  local n = #x
+  if n < 2 then return 0, 0 end
+  local s = {}
+  for i, v in ipairs(x) do s[i] = v end
+  table.sort(s)
+  local at, gap = 1, -1
+  for i = 1, n - 1 do
+    if s[i + 1] - s[i] > gap then at, gap = i, s[i + 1] - s[i] end
+  end
+  local ss = 0
+  for _, range in ipairs{ { 1, at }, { at + 1, n } } do
+    local sum, k = 0, range[2] - range[1] + 1
+    for i = range[1], range[2] do sum = sum + s[i] end
+    for i = range[1], range[2] do ss = ss + (s[i] - sum / k) ^ 2 end
+  end
+  local sw = n > 2 and math.sqrt(ss / (n - 2)) or 0
+  return gap, gap / math.max(sw, floor or M.MODE_FLOOR)
+end
+
+local function splits(x)
+  if #x < M.MODE_MIN_N then return false end
+  local gap, ratio = M.mode_split(x)
+  return gap >= M.MODE_GAP and ratio >= M.MODE_RATIO
+end
+
+--- True when either side's runs (log scale) fall into modes.
+function M.in_modes(ev)
+  if ev.scale ~= "log" then return false end
+  if ev.design == "paired" then return splits(ev.d) end
+  return splits(ev.xa) or splits(ev.xb)
+end
+
+--- Judge the evidence by its rank test alone (Mann-Whitney; paired:
+--- Wilcoxon signed-rank), saying why.  At few runs a rank test cannot
+--- reach a family's per-row level: the row then stays INCONCLUSIVE.
+function M.rank_only(ev, why)
+  local up, down, name
+  if ev.design == "paired" then
+    local zero = {}
+    for i = 1, #ev.d do zero[i] = 0 end
+    local w = stats.wilcoxon(ev.d, zero)
+    up, down, name = w and w.p_greater or 1, w and w.p_less or 1, "Wilcoxon signed-rank"
+  else
+    local mw = stats.mann_whitney(ev.xa, ev.xb)
+    up, down, name = mw and mw.p_less or 1, mw and mw.p_greater or 1, "Mann-Whitney"
+  end
+  ev.test.p_up, ev.test.p_down = up, down
+  ev.test.p_up_rank, ev.test.p_down_rank = up, down
+  ev.test.method = name .. " (" .. why .. ")"
+  ev.rank_only = why
   return ev
 end
 

@@ -148,6 +148,48 @@ describe("robust evidence (item 4)", function()
     assert.is_true(math.abs(x.change - 0.3) < 0.05, tostring(x.change))
   end)
 
+  it("judges runs that fall into modes by ranks", function()
+    -- one side's boots in two modes 1.6x apart: Student's t would call the
+    -- four slow boots against five fast ones a regression
+    local x = find(run{ rows = runs("lat", { 100, 101, 99, 100.5, 99.5 },
+                                    { 160, 161, 159, 160.5, 100 }) }, "lat")
+    assert.matches("Mann%-Whitney %(runs in modes%)", x.evidence.test.method)
+    assert.are.equal("INCONCLUSIVE", x.verdict)  -- ranks cannot reach the level at 5 runs
+    assert.is_true(x.suggested_n >= 8)
+    local gap, ratio = evidence.mode_split{ 0, 0.01, 1, 1.01 }
+    assert.is_true(math.abs(gap - 0.99) < 1e-12 and ratio > 10)
+  end)
+
+  it("judges a whole comparison by ranks when its boots fall into modes", function()
+    -- four tests; every metric of a slow boot 1.6x; test t1 had all its
+    -- B boots slow and all its A boots fast: only the other tests show the modes
+    local rows = {}
+    local slow = { t1 = { A = {}, B = { true, true, true, true, true } },
+                   t2 = { A = { false, true }, B = { true } }, t3 = { A = { true }, B = { false, false, true } },
+                   t4 = { A = { false, false, false, true }, B = { false, true } } }
+    for test, sides in pairs(slow) do
+      for _, side in ipairs{ "A", "B" } do
+        for i = 1, 5 do
+          local f = sides[side][i] and 1.6 or 1
+          local m = {}
+          for k = 1, 4 do m["m" .. k] = 100 * k * f * (1 + 0.003 * ((i + k) % 3)) end
+          rows[#rows + 1] = row(side, m, { test = test })
+        end
+      end
+    end
+    local r = run{ rows = rows, fail_threshold = 1 }
+    assert.is_true(r.shape.regime)
+    assert.are.equal(0, r.totals.regressions)
+    assert.are.equal(0, r.exit_code)
+    assert.matches("boots fall into modes", table.concat(r.warnings, "\n"))
+    -- without the other tests, t1 alone looks like a regression of every metric
+    local t1 = {}
+    for _, x in ipairs(rows) do if x.test == "t1" then t1[#t1 + 1] = x end end
+    local alone = run{ rows = t1, fail_threshold = 1 }
+    assert.is_false(alone.shape.regime)
+    assert.are.equal(4, alone.totals.regressions)
+  end)
+
   it("adds Mann-Whitney where it can reach a family's levels", function()
     local a, b = {}, {}
     for i = 1, 10 do a[i] = 100 + i; b[i] = 130 + i end

@@ -140,6 +140,10 @@ local function power_advice(row, ctx, g)
   local n1 = evidence.n_for(ev, 1.5 * g, level, power, 1000)
   local n2 = evidence.n_for(ev, (1 + 1.5 * g) / (1 + P.immaterial * g) - 1, mat, power, 1000)
   row.suggested_n = n1 and n2 and math.max(n1, n2) or nil
+  if row.suggested_n and ev.rank_only then
+    -- a rank test needs runs enough to reach the per-row level at all
+    row.suggested_n = math.max(row.suggested_n, evidence.RANK_MIN_N)
+  end
 end
 
 local function directionless(row, ctx, est, lo, hi)
