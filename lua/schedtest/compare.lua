@@ -973,6 +973,15 @@ end
 
 -- ---- the engine -------------------------------------------------------------------------------
 
+-- Pairing keys present on both sides.
+local function paired_keys(groups)
+  local n = 0
+  for _, key in ipairs(groups.order) do
+    if groups.a[key] and groups.b[key] then n = n + 1 end
+  end
+  return n
+end
+
 --- Run a comparison.  See docs/lua-api.md for every option and field.
 function M.run(opts)
   assert(type(opts) == "table", "compare.run: expected an options table")
@@ -982,12 +991,7 @@ function M.run(opts)
   M.metric_rows(result, groups, opts, policy, settings)
   local ctx = M.error_control(result, policy, settings, opts)
   M.verdicts(result, policy, ctx)
-  result.totals.paired_keys = 0
-  for _, key in ipairs(groups.order) do
-    if groups.a[key] and groups.b[key] then
-      result.totals.paired_keys = result.totals.paired_keys + 1
-    end
-  end
+  result.totals.paired_keys = paired_keys(groups)
   if ctx.sequential then
     result.sequential = { look = ctx.sequential.look, runs = ctx.sequential.runs,
                           looks = ctx.sequential.plan.looks }
