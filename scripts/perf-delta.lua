@@ -14,6 +14,9 @@ local p = usage.parser{
   description = [[
 Without --noise-adjust, compares the sidecars already pooled under the runs
 root (cached mode): side A = the baseline commit, side B = HEAD's label.
+A test with two or more runs on each side is judged from their spread, like
+noise mode; one run on a side (or --averaged, or --policy ktstr) compares
+the two sides' averages (ktstr's rule).
 With --noise-adjust N, checks both commits out into plain checkouts, builds
 each side once, runs each side's performance_mode tests N times
 (interleaved: baseline round i, then HEAD round i) into a directory of
@@ -73,17 +76,21 @@ p:option{ "--noise-spread-threshold", metavar = "PCT", type = "number",
                  "[default: 5]" }
 p:option{ "--threshold", metavar = "PCT", type = "number",
           help = "relative gate for every metric, in percent (instead " ..
-                 "of the registry's)" }
+                 "of the registry's and the policy's default_percent; a " ..
+                 "policy's per-metric thresholds still apply)" }
 p:option{ "--policy", metavar = "NAME|FILE.lua",
           help = "comparison policy: schedtest (default), ktstr, or a " ..
-                 "Lua file" }
-p:option{ "--fail-threshold", metavar = "N", type = "integer", default = 5,
+                 "Lua file; flags given here override its settings" }
+p:option{ "--fail-threshold", metavar = "N", type = "integer",
           check = function(v) return v >= 0, "must be 0 or more" end,
           help = "fail when at least N metrics regress (1 = any, 0 = count " ..
-                 "gate off)" }
+                 "gate off; the default policy counts a family of derived " ..
+                 "metrics once) [default: the policy's, 5]" }
+p:flag{ "--averaged", help = "cached mode: compare the two sides' averages " ..
+        "(ktstr's rule) even where the pool holds several runs per side" }
 p:option{ "--must-fail", metavar = "M1,M2",
           help = "fail when any of these metrics regresses, whatever the " ..
-                 "count" }
+                 "count [default: the policy's must_fail]" }
 p:option{ "--min-runs", metavar = "K", type = "integer",
           check = function(v) return v >= 1, "must be at least 1" end,
           help = "usable runs each side of a test needs, or the gate " ..

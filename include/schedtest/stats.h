@@ -64,6 +64,12 @@ int st_stats_quantile(double *out, const double *x, size_t n, double p);
  */
 int st_stats_t_quantile(double *out, double p, double dof);
 
+/**
+ * Upper tail P(T >= t) of Student's t with `dof` > 0 degrees of freedom
+ * (t may be +-inf).
+ */
+int st_stats_t_sf(double *out, double t, double dof);
+
 /** Result of a t-test (Welch or paired). */
 typedef struct {
     double t;          /**< statistic; 0 for identical samples */
@@ -163,6 +169,73 @@ int st_stats_bootstrap_rel(st_stats_ci *out, const double *a, size_t na,
                            const double *b, size_t nb, st_stats_which which,
                            double level, size_t resamples, uint64_t seed);
 
+/** How st_stats_ratio_ci bounds the ratio of means. */
+typedef enum {
+    ST_STATS_RATIO_LOG,    /**< delta method on log(mean_b/mean_a); values > 0 */
+    ST_STATS_RATIO_FIELLER /**< Fieller's interval; any finite values */
+} st_stats_ratio_method;
+
+/** Confidence interval of mean(b)/mean(a) (st_stats_ratio_ci). */
+typedef struct {
+    double estimate;   /**< mean(b)/mean(a) */
+    double lo, hi;     /**< the interval at `level`; -inf/+inf when unbounded */
+    double se;         /**< LOG: standard error of log(ratio); FIELLER: NaN */
+    double dof;        /**< Welch-Satterthwaite degrees of freedom */
+    int bounded;       /**< 1 when both ends are finite */
+    int clamped;       /**< 1 when lo was raised to 0 (non-negative data) */
+} st_stats_ratio;
+
+/**
+ * Two-sided `level` interval of the ratio mean(b)/mean(a) of independent
+ * samples that accounts for the uncertainty of both means.
+ *  - ST_STATS_RATIO_LOG (every value > 0, else ST_EDOMAIN): log(ratio)
+ *    +- t * se, se^2 = var_a/(n_a mean_a^2) + var_b/(n_b mean_b^2), t of
+ *    Student with the Welch-Satterthwaite dof of those two terms; the
+ *    interval is exp() of that, so it is asymmetric and never below 0.
+ *  - ST_STATS_RATIO_FIELLER: the set of r with (mean_b - r mean_a)^2 <=
+ *    t^2 (var_b/n_b + r^2 var_a/n_a), t with the Satterthwaite dof of
+ *    those terms at r = estimate.  When mean_a is not significantly away
+ *    from 0 the set is unbounded: lo = -inf, hi = +inf, bounded = 0.
+ * When every value of both samples is >= 0 the ratio cannot be negative
+ * and lo is raised to 0 (clamped = 1).  Both samples constant: the
+ * interval is the point estimate.  Needs na, nb >= 2, 0 < level < 1, and
+ * |mean_a| >= 1e-9 (ST_EDOMAIN).
+ */
+int st_stats_ratio_ci(st_stats_ratio *out, const double *a, size_t na,
+                      const double *b, size_t nb, double level,
+                      st_stats_ratio_method method);
+
+/** Hodges-Lehmann estimate and its distribution-free interval. */
+typedef struct {
+    double estimate;   /**< median of b[j] - a[i] (two-sample) or of the
+                            Walsh averages (d[i] + d[j])/2, i <= j */
+    double lo, hi;     /**< interval with coverage >= level; -inf/+inf when
+                            the sizes cannot reach it (attainable = 0) */
+    double coverage;   /**< exact (or normal-approximation) coverage */
+    st_stats_method method;
+    int attainable;
+} st_stats_hl;
+
+/**
+ * Two-sample Hodges-Lehmann shift: the median of the na*nb differences
+ * b[j] - a[i], with Moses' interval [D(k), D(nanb+1-k)] of the sorted
+ * differences, k the largest with P(U <= k-1) <= (1 - level)/2 under the
+ * null of Mann-Whitney (exact for na, nb <= ST_STATS_MWU_EXACT_MAX, else
+ * normal with 0.5 continuity correction).  One outlier moves the estimate
+ * by at most one rank.  Needs na, nb >= 1, 0 < level < 1.
+ */
+int st_stats_hodges_lehmann(st_stats_hl *out, const double *a, size_t na,
+                            const double *b, size_t nb, double level);
+
+/**
+ * One-sample (paired) Hodges-Lehmann: the median of the n(n+1)/2 Walsh
+ * averages of d, with the interval from the null of the signed-rank
+ * statistic (exact for n <= ST_STATS_WILCOXON_EXACT_MAX, else normal).
+ * Needs n >= 1, 0 < level < 1.
+ */
+int st_stats_hodges_lehmann1(st_stats_hl *out, const double *d, size_t n,
+                             double level);
+
 /** Multiple-comparison adjustment method. */
 typedef enum { ST_STATS_BH, ST_STATS_HOLM } st_stats_adjust_method;
 
@@ -191,5 +264,47 @@ int st_stats_mde(double *out, size_t n, double cv, double alpha, double power,
  */
 int st_stats_n_for(size_t *out, double change, double cv, double alpha,
                    double power, int sides, size_t max_n);
+
+/**
+ * Paired variants of st_stats_mde and st_stats_n_for: n pairs whose
+ * differences have standard deviation `sd` (relative), dof n - 1:
+ *   mde = (t_{1-alpha/sides, n-1} + t_{power, n-1}) * sd / sqrt(n).
+ */
+int st_stats_mde_paired(double *out, size_t n, double sd, double alpha,
+                        double power, int sides);
+int st_stats_n_for_paired(size_t *out, double change, double sd,
+                          double alpha, double power, int sides,
+                          size_t max_n);
+
+/** Alpha-spending functions of a group-sequential plan. */
+typedef enum {
+    ST_STATS_SPEND_OBF,    /**< Lan-DeMets O'Brien-Fleming type:
+                                2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) */
+    ST_STATS_SPEND_POCOCK, /**< Lan-DeMets Pocock type:
+                                alpha ln(1 + (e - 1) t) */
+    ST_STATS_SPEND_POWER   /**< alpha t^rho (rho = `param` > 0) */
+} st_stats_spending;
+
+/**
+ * Cumulative one-sided alpha spent by information fractions t[0..k)
+ * (each in (0, 1]): out[i] = f(t[i]).  0 < alpha < 0.5.
+ */
+int st_stats_gs_spend(double *out, const double *t, size_t k, double alpha,
+                      st_stats_spending kind, double param);
+
+/**
+ * Upper group-sequential boundaries for looks at increasing information
+ * fractions t[0..k) (0 < t <= 1) of one-sided standardized statistics
+ * Z_i = S(t_i)/sqrt(t_i) (S a Brownian motion: corr(Z_i, Z_j) =
+ * sqrt(t_i/t_j)), such that under the null the probability to cross
+ * first at look i is alpha_cum[i] - alpha_cum[i-1] (alpha_cum
+ * non-decreasing, < 0.5).  z[i] = +inf where nothing is spent.  The
+ * crossing probabilities come from the recursive integration of
+ * Armitage, McPherson and Rowe (1969) by Simpson's rule on a grid fine
+ * against every increment; `nominal` (may be NULL) receives each look's
+ * nominal one-sided level 1 - Phi(z[i]).
+ */
+int st_stats_gs_bounds(double *z, double *nominal, const double *t,
+                       const double *alpha_cum, size_t k);
 
 #endif

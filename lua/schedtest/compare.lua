@@ -5,21 +5,31 @@
 --                               mode = "noise", policy = "schedtest" }
 --   os.exit(result.exit_code)
 --
--- It partitions rows into side A and side B by a dimension (commit by
--- default), pairs them on the test plus every dimension that does not
--- differ, aggregates repeated rows per metric kind, computes the statistics
--- (schedtest.stats), asks the policy for a verdict per metric and for the
--- gate, and returns ONE result object from which every report and the exit
--- code are computed.  The fields of that object are documented in
--- docs/lua-api.md (## schedtest.compare).
+-- compare.run works in five stages, each a function below that a policy
+-- author can read on its own:
+--   1. partition      rows -> side A and side B, grouped by pairing key
+--                     (the test plus every dimension that does not differ)
+--   2. metric rows    per key and metric: both sides' summaries, the delta,
+--                     the materiality gate and, from the run-to-run spread,
+--                     the evidence (schedtest.evidence: a robust relative
+--                     change, its bounds, paired when rounds pair)
+--   3. error control  the per-metric level that keeps false REGRESSION rows
+--                     and false gate failures bounded across all metrics
+--                     (and across the looks of a sequential plan)
+--   4. verdicts       the policy's verdict per row
+--   5. gate           schedtest.gate: fails, reasons, exit code
+-- and returns ONE result object from which every report and the exit code
+-- are computed.  Its fields are documented in docs/lua-api.md
+-- (## schedtest.compare).
 
 local stats = require "schedtest.stats"
+local evidence = require "schedtest.evidence"
+local gate = require "schedtest.gate"
 
 local M = {}
 
 local EPS = 1e-9
 local huge = math.huge
-local bootstrap_row -- defined below
 
 --- Dimensions of a row, in ktstr's order; `throughput_denomination` also
 --- keys pairing (spec §3.4).
@@ -184,7 +194,7 @@ end
 
 --- The ktstr rule (spec §2.3 scalar, §3.5 noise).  Returns verdict, reason.
 function M.ktstr_verdict(row, ctx)
-  if ctx.mode == "scalar" then
+  if (row.mode or ctx.mode) == "scalar" then
     if not row.material then return M.STABLE, "below the materiality gate" end
   else
     if row.insufficient then return M.NOISY, "fewer than 2 runs on a side" end
@@ -229,7 +239,7 @@ function M.gate_level(m, k, target)
   return lo
 end
 
--- ---- the engine ----------------------------------------------------------------
+-- ---- settings --------------------------------------------------------------
 
 local function policy_of(opts)
   local p = opts.policy
@@ -240,6 +250,30 @@ local function policy_of(opts)
   return p
 end
 
+--- The settings of one comparison, by one precedence for every key: the
+--- caller's option (the command line) over the policy file over the
+--- built-in default.  (`threshold`, the relative gate of every metric, is
+--- resolved per metric in thresholds(): a policy's per-metric entries are
+--- more specific and win over it; it wins over the policy's
+--- default_percent.)
+function M.settings(opts, policy)
+  local function pick(key, pkey, default)
+    if opts[key] ~= nil then return opts[key] end
+    if policy[pkey or key] ~= nil then return policy[pkey or key] end
+    return default
+  end
+  return {
+    fail_threshold = pick("fail_threshold", nil, 5),
+    must_fail = pick("must_fail", nil, {}),
+    spread_threshold = pick("spread_threshold", nil, 5),
+    alpha = policy.alpha or 0.05,
+    count = policy.count or "metrics",
+    cached = opts.averaged and "averaged" or policy.cached or "averaged",
+  }
+end
+
+-- ---- stage 1: partition -----------------------------------------------------------
+
 local function key_of(row, pairing)
   local parts = { tostring(row.test) }
   for _, d in ipairs(pairing) do
@@ -247,6 +281,102 @@ local function key_of(row, pairing)
   end
   return table.concat(parts, "/")
 end
+
+-- Slicing dimensions (where the side filters differ) and pairing
+-- dimensions (every other one).
+local function dimensions_of(opts, filter_a, filter_b, by)
+  local slicing, is_slicing = {}, {}
+  for _, d in ipairs(M.dimensions) do
+    if filter_a[d] ~= filter_b[d] or (d == by and type(opts.a) ~= "function") then
+      if not is_slicing[d] then slicing[#slicing + 1] = d; is_slicing[d] = true end
+    end
+  end
+  local pairing = {}
+  for _, d in ipairs(M.dimensions) do
+    if not is_slicing[d] then pairing[#pairing + 1] = d end
+  end
+  return slicing, pairing
+end
+
+local function new_result(opts, policy, settings, mode, by, labels, slicing, pairing)
+  return {
+    mode = mode, policy = policy.name or "custom", by = by,
+    sides = { a = { label = labels.a, rows = 0, runs = 0 },
+              b = { label = labels.b, rows = 0, runs = 0 } },
+    slicing = slicing, pairing = { "test", table.unpack(pairing) },
+    rows = {}, coverage = {}, unpaired = { a = {}, b = {} },
+    excluded = { failed = 0, skipped = 0, inconclusive = 0, expected_failure = 0,
+                 a = 0, b = 0 },
+    excluded_pairs = 0, omitted = 0, nonfinite = 0, warnings = {}, notes = {},
+    declared = { regressions = 0, evaluated = 0, unevaluated = {} },
+    fail_threshold = settings.fail_threshold, must_fail = settings.must_fail,
+    cached = opts.mode == "cached" or nil,
+  }
+end
+
+--- Stage 1: sort the rows into sides and pairing keys.  Returns the
+--- result skeleton and the groups { a = {key = rows}, b = ..., order,
+--- excluded = {a = {key = true}, b = ...} }.
+function M.partition(opts, policy, settings)
+  local mode = opts.mode or "noise"
+  assert(mode == "noise" or mode == "scalar" or mode == "cached",
+         "compare.run: mode must be 'noise', 'scalar' or 'cached'")
+  local by = opts.by or "commit"
+  assert(opts.a ~= nil and opts.b ~= nil, "compare.run: sides 'a' and 'b' are required")
+  local sel_a, filter_a = selector(opts.a, by)
+  local sel_b, filter_b = selector(opts.b, by)
+  local slicing, pairing = dimensions_of(opts, filter_a, filter_b, by)
+  local result = new_result(opts, policy, settings, mode, by,
+                            { a = label_of(opts.a, filter_a, by), b = label_of(opts.b, filter_b, by) },
+                            slicing, pairing)
+  local groups = { a = {}, b = {}, order = {}, excluded = { a = {}, b = {} } }
+  local dirty, budgets = {}, {}
+  for row in row_iter(opts.rows) do
+    local side = sel_a(row) and "a" or (sel_b(row) and "b" or nil)
+    if side then
+      result.sides[side].rows = result.sides[side].rows + 1
+      local key = key_of(row, pairing)
+      local why = excluded_reason(row)
+      if why then
+        result.excluded[why] = result.excluded[why] + 1
+        result.excluded[side] = result.excluded[side] + 1
+        groups.excluded[side][key] = true
+      else
+        local g = groups[side][key]
+        if not g then
+          g = {}; groups[side][key] = g
+          if not groups.order[key] then
+            groups.order[#groups.order + 1] = key; groups.order[key] = true
+          end
+        end
+        g[#g + 1] = row
+        result.sides[side].runs = result.sides[side].runs + 1
+        if type(row.commit) == "string" and row.commit:match("%-dirty$") then
+          dirty[row.commit] = true
+        end
+        budgets[key] = budgets[key] or {}
+        if row.cpu_budget ~= nil then budgets[key][row.cpu_budget] = true end
+      end
+    end
+  end
+  local function warn(fmt, ...) result.warnings[#result.warnings + 1] = string.format(fmt, ...) end
+  local dirty_list = {}
+  for c in pairs(dirty) do dirty_list[#dirty_list + 1] = c end
+  table.sort(dirty_list)
+  for _, c in ipairs(dirty_list) do
+    warn("%s is a dirty build: uncommitted changes are part of what is measured", c)
+  end
+  for _, key in ipairs(groups.order) do
+    local n = 0
+    for _ in pairs(budgets[key] or {}) do n = n + 1 end
+    if n > 1 then warn("%s: mixed CPU budgets in one group", key) end
+  end
+  if result.sides.a.rows == 0 then warn("side A (%s) matched no rows", result.sides.a.label) end
+  if result.sides.b.rows == 0 then warn("side B (%s) matched no rows", result.sides.b.label) end
+  return result, groups
+end
+
+-- ---- stage 2: metric rows ------------------------------------------------------------
 
 -- Per-run values of `name` on one side's rows (phase: a step_index).
 local function values_of(rows, name, phase)
@@ -289,64 +419,63 @@ local function side_summary(entry, vals, used, mode)
   return s
 end
 
--- Welch confidence interval of the relative change of means, level 1-alpha.
-local function rel_ci(row, alpha)
-  local a, b = row.a, row.b
-  if not (a.var and b.var) or math.abs(a.mean) < EPS then return nil end
-  local se = math.sqrt(a.var / a.n + b.var / b.n)
-  local dof = row.dof or (a.n + b.n - 2)
-  local tq = assert(stats.t_quantile(1 - alpha / 2, dof))
-  local half = tq * se / math.abs(a.mean)
-  local r = row.delta / math.abs(a.mean)
-  return r - half, r + half
-end
-
--- Round of a row for paired analysis: opts.rounds is a function(row) or
--- "auto" (the trailing number of run_dir, as perf-delta's interleaved
--- leaves {base,head}-{short}-{i} carry when its invocation directory is
--- the pool).
-local function round_of(row, how)
+--- Round of a row for paired analysis: the row's own `round` field when
+--- it has one; else opts.rounds as a function(row), or "auto" (the
+--- trailing number of run_dir, as perf-delta's interleaved leaves
+--- {base,head}-{short}-{i} carry when its invocation directory is the
+--- pool).
+function M.round_of(row, how)
+  if row.round ~= nil then return row.round end
   if type(how) == "function" then return how(row) end
-  if type(row.run_dir) == "string" then
+  if how and type(row.run_dir) == "string" then
     local i = row.run_dir:match("%-(%d+)/*$")
     return i and tonumber(i)
   end
   return nil
 end
 
--- Paired tests over the rounds both sides ran (interleaved A/B rounds share
--- drift, which a paired test removes).  Sets row.paired or leaves it nil.
-local function paired_stats(row, ua, ub, va, vb, how)
+-- Values of the rounds both sides ran, in round order, or nil when the
+-- rounds are unknown, repeated on a side, or fewer than `min` pair.
+local function paired_values(ua, ub, va, vb, how, min)
   local by_round = {}
   for i, r in ipairs(ua) do
-    local k = round_of(r, how)
-    if k == nil or by_round[k] then return end -- unknown or repeated round
+    local k = M.round_of(r, how)
+    if k == nil or by_round[k] then return nil end
     by_round[k] = { a = va[i] }
   end
   local seen = {}
   for i, r in ipairs(ub) do
-    local k = round_of(r, how)
-    if k == nil or seen[k] then return end
+    local k = M.round_of(r, how)
+    if k == nil or seen[k] then return nil end
     seen[k] = true
     if by_round[k] then by_round[k].b = vb[i] end
   end
   local keys = {}
   for k, v in pairs(by_round) do if v.b then keys[#keys + 1] = k end end
-  if #keys < 2 then return end
+  if #keys < min then return nil end
   table.sort(keys)
   local a, b = {}, {}
   for i, k in ipairs(keys) do a[i], b[i] = by_round[k].a, by_round[k].b end
-  local t = stats.paired_t(a, b)
-  local w = stats.wilcoxon(a, b)
-  row.paired = { n = #keys, p_t = t and t.p, p_wilcoxon = w and w.p,
-                 wilcoxon_method = w and w.method }
+  return a, b
 end
 
--- Statistics of one metric row (noise mode).
-local function noise_stats(row)
+-- Paired tests over the rounds both sides ran (interleaved A/B rounds share
+-- drift, which a paired test removes).  Sets row.paired and returns the
+-- paired values, or nil.
+local function paired_stats(row, ua, ub, va, vb, how)
+  local a, b = paired_values(ua, ub, va, vb, how, 2)
+  if not a then return nil end
+  local t = stats.paired_t(a, b)
+  local w = stats.wilcoxon(a, b)
+  row.paired = { n = #a, p_t = t and t.p, p_wilcoxon = w and w.p,
+                 wilcoxon_method = w and w.method }
+  return a, b
+end
+
+-- ktstr's statistics of one metric row (noise mode, §3.5): Welch on the
+-- raw values and the disjoint-band test.
+local function ktstr_stats(row)
   local a, b = row.a, row.b
-  row.insufficient = a.n < 2 or b.n < 2
-  if row.insufficient then return end
   row.disjoint = stats.disjoint(a.values, b.values)
   local w, msg = stats.welch(a.values, b.values)
   if w then
@@ -360,9 +489,35 @@ local function noise_stats(row)
   end
 end
 
+--- Paired rounds from which the evidence is paired.  A paired test of n
+--- rounds has n - 1 degrees of freedom against 2n - 2 unpaired: at the
+--- per-row levels of a family of metrics (~1e-3) that costs more than a
+--- round drift usually removes below about 8 rounds (at 5 rounds with no
+--- drift it catches 1.5x the gate about half as often), so fewer rounds
+--- are judged unpaired.
+M.PAIRED_MIN_ROUNDS = 8
+
+-- The evidence the default policy judges by (schedtest.evidence): paired
+-- when the rounds pair (at least PAIRED_MIN_ROUNDS of them), else
+-- unpaired; and the interval of the relative change shown in reports.
+local function spread_evidence(row, pa, pb)
+  local ev
+  if pa and #pa >= M.PAIRED_MIN_ROUNDS then
+    ev = evidence.paired(pa, pb)
+  else
+    ev = evidence.unpaired(row.a.values, row.b.values)
+  end
+  row.evidence = ev
+  row.change = ev.estimate
+  local ci = evidence.display_interval(ev, row.a.values, row.b.values, 0.95)
+  if ci then
+    row.ci_lo, row.ci_hi, row.ci_level, row.ci_method = ci.lo, ci.hi, ci.level, ci.method
+  end
+end
+
 -- Optional seeded bootstrap CIs of the relative change of the mean and of
 -- the median (opts.bootstrap = true or {resamples=, level=, seed=}).
-bootstrap_row = function(row, how)
+local function bootstrap_row(row, how)
   how = type(how) == "table" and how or {}
   local o = { resamples = how.resamples or 2000, level = how.level or 0.95,
               seed = how.seed or 1 }
@@ -378,105 +533,147 @@ bootstrap_row = function(row, how)
   end
 end
 
+-- Statistics from the spread of one row (noise evidence).
+local function spread_stats(row, ua, ub, opts, settings)
+  row.insufficient = row.a.n < 2 or row.b.n < 2
+  if row.insufficient then return end
+  ktstr_stats(row)
+  local pa, pb
+  local rows_carry_rounds = M.round_of(ua[1], nil) ~= nil and M.round_of(ub[1], nil) ~= nil
+  if opts.rounds or rows_carry_rounds then
+    pa, pb = paired_stats(row, ua, ub, row.a.values, row.b.values, opts.rounds)
+  end
+  spread_evidence(row, pa, pb)
+  if opts.bootstrap then bootstrap_row(row, opts.bootstrap) end
+  row.high_spread = row.a.spread_pct > settings.spread_threshold
+                    or row.b.spread_pct > settings.spread_threshold
+  if row.high_spread then row.annotations[#row.annotations + 1] = "noisy spread" end
+end
+
 local function evaluate_materiality(row)
   local g = row.gate
   local dabs = math.abs(row.delta)
   row.material = dabs >= g.abs and row.rel >= g.rel
 end
 
---- Run a comparison.  See docs/lua-api.md for every option and field.
-function M.run(opts)
-  assert(type(opts) == "table", "compare.run: expected an options table")
-  local registry = opts.registry or require "schedtest.registry"
-  local policy = policy_of(opts)
-  local mode = opts.mode or "noise"
-  assert(mode == "noise" or mode == "scalar", "compare.run: mode must be 'noise' or 'scalar'")
-  local by = opts.by or "commit"
-  assert(opts.a ~= nil and opts.b ~= nil, "compare.run: sides 'a' and 'b' are required")
-  local sel_a, filter_a = selector(opts.a, by)
-  local sel_b, filter_b = selector(opts.b, by)
+-- Which evidence a key gets: "noise" (from the spread) or "scalar" (two
+-- aggregates).  Cached mode judges from the spread when both sides hold
+-- at least two runs of the key, unless the policy (or the caller) asks
+-- for ktstr's averaged comparison.
+local function key_mode(mode, settings, ra, rb)
+  if mode ~= "cached" then return mode end
+  if settings.cached == "spread" and #ra >= 2 and #rb >= 2 then return "noise" end
+  return "scalar"
+end
 
-  local fail_threshold = opts.fail_threshold
-  if fail_threshold == nil then fail_threshold = policy.fail_threshold end
-  if fail_threshold == nil then fail_threshold = 5 end
-  local must_fail = {}
-  for _, src in ipairs{ policy.must_fail or {}, opts.must_fail or {} } do
-    for _, m in ipairs(src) do must_fail[m] = true end
-  end
-  local spread_threshold = opts.spread_threshold or policy.spread_threshold or 5
+-- ---- stage 2b: shapes ---------------------------------------------------------
 
-  -- slicing dims: where the filters differ; pairing: every other dimension
-  local slicing, is_slicing = {}, {}
-  for _, d in ipairs(M.dimensions) do
-    if filter_a[d] ~= filter_b[d] or (d == by and type(opts.a) ~= "function") then
-      if not is_slicing[d] then slicing[#slicing + 1] = d; is_slicing[d] = true end
+--- Share of a comparison's test sides (3 or more runs) whose boots fall
+--- into modes from which every row is judged by ranks.
+M.MODE_SHARE = 0.25
+
+-- Whether the runs of one test on one side fall into boot modes: per run,
+-- the median over the metrics (positive in every run) of its log distance
+-- from the metric's median run; TCG's slow boots move all of a run's
+-- metrics together, so the median of many metrics shows the boot's mode
+-- with little noise.
+local function boot_modes(rows)
+  if #rows < 3 then return nil end
+  local names = {}
+  for name, v in pairs(rows[1].metrics or {}) do
+    local ok = finite(v) and v > 0
+    for i = 2, #rows do
+      local w = rows[i].metrics and rows[i].metrics[name]
+      ok = ok and finite(w) and w > 0
     end
+    if ok then names[#names + 1] = name end
   end
-  local pairing = {}
-  for _, d in ipairs(M.dimensions) do
-    if not is_slicing[d] then pairing[#pairing + 1] = d end
+  if #names < 3 then return nil end
+  local dev = {} -- dev[run] = { log distances }
+  for i = 1, #rows do dev[i] = {} end
+  for _, name in ipairs(names) do
+    local logs = {}
+    for i, r in ipairs(rows) do logs[i] = math.log(r.metrics[name]) end
+    local med = stats.quantile(logs, 0.5)
+    for i, l in ipairs(logs) do dev[i][#dev[i] + 1] = l - med end
   end
+  local scores = {}
+  for i = 1, #rows do scores[i] = stats.quantile(dev[i], 0.5) end
+  local gap, ratio = evidence.mode_split(scores)
+  return gap >= evidence.MODE_GAP and ratio >= evidence.MODE_RATIO
+end
 
-  local result = {
-    mode = mode, policy = policy.name or "custom", by = by,
-    sides = { a = { label = label_of(opts.a, filter_a, by), rows = 0, runs = 0 },
-              b = { label = label_of(opts.b, filter_b, by), rows = 0, runs = 0 } },
-    slicing = slicing, pairing = { "test", table.unpack(pairing) },
-    rows = {}, coverage = {}, unpaired = { a = {}, b = {} },
-    excluded = { failed = 0, skipped = 0, inconclusive = 0, expected_failure = 0,
-                 a = 0, b = 0 },
-    excluded_pairs = 0, omitted = 0, nonfinite = 0, warnings = {}, notes = {},
-    declared = { regressions = 0, evaluated = 0, unevaluated = {} },
-    fail_threshold = fail_threshold, must_fail = opts.must_fail or policy.must_fail or {},
-  }
-  local function warn(fmt, ...) result.warnings[#result.warnings + 1] = string.format(fmt, ...) end
-
-  -- partition
-  local groups = { a = {}, b = {} }
-  local excluded_keys = { a = {}, b = {} }
-  local order = {}
-  local dirty, budgets = {}, {}
-  for row in row_iter(opts.rows) do
-    local side = sel_a(row) and "a" or (sel_b(row) and "b" or nil)
-    if side then
-      result.sides[side].rows = result.sides[side].rows + 1
-      local key = key_of(row, pairing)
-      local why = excluded_reason(row)
-      if why then
-        result.excluded[why] = result.excluded[why] + 1
-        result.excluded[side] = result.excluded[side] + 1
-        excluded_keys[side][key] = true
-      else
-        local g = groups[side][key]
-        if not g then
-          g = {}; groups[side][key] = g
-          if not (groups.a[key] and groups.b[key]) and not order[key] then
-            order[#order + 1] = key; order[key] = row
-          end
+--- Stage 2b: runs in modes.  When at least MODE_SHARE of the test sides
+--- have boots in modes, the whole comparison is judged by ranks (a side
+--- whose few boots all landed in one mode looks like a regression of the
+--- whole test, and only the other tests show that the boots are modal);
+--- otherwise each row whose own runs split into modes is.  Records
+--- result.shape = { sides, modal, regime, rank_only }.
+function M.shape(result, groups)
+  local sides, modal = 0, 0
+  for _, key in ipairs(groups.order) do
+    if groups.a[key] and groups.b[key] then
+      for _, side in ipairs{ "a", "b" } do
+        local m = boot_modes(groups[side][key])
+        if m ~= nil then
+          sides = sides + 1
+          if m then modal = modal + 1 end
         end
-        g[#g + 1] = row
-        result.sides[side].runs = result.sides[side].runs + 1
-        if type(row.commit) == "string" and row.commit:match("%-dirty$") then
-          dirty[row.commit] = true
-        end
-        budgets[key] = budgets[key] or {}
-        if row.cpu_budget ~= nil then budgets[key][row.cpu_budget] = true end
       end
     end
   end
-  for c in pairs(dirty) do
-    warn("%s is a dirty build: uncommitted changes are part of what is measured", c)
+  local regime = modal >= 2 and modal >= M.MODE_SHARE * sides
+  local ranked = 0
+  for _, row in ipairs(result.rows) do
+    local ev = row.evidence
+    if ev then
+      local why = regime and "boots in modes" or (evidence.in_modes(ev) and "runs in modes")
+      if why then evidence.rank_only(ev, why); ranked = ranked + 1 end
+    end
   end
-  for key, set in pairs(budgets) do
-    local n = 0
-    for _ in pairs(set) do n = n + 1 end
-    if n > 1 then warn("%s: mixed CPU budgets in one group", key) end
+  result.shape = { sides = sides, modal = modal, regime = regime, rank_only = ranked }
+  if regime then
+    result.warnings[#result.warnings + 1] = string.format(
+      "the boots fall into modes in %d of %d test sides (TCG's slow boots?): every metric is " ..
+      "judged by ranks, which need about 8 runs per side to show a regression", modal, sides)
   end
-  if result.sides.a.rows == 0 then warn("side A (%s) matched no rows", result.sides.a.label) end
-  if result.sides.b.rows == 0 then warn("side B (%s) matched no rows", result.sides.b.label) end
+end
 
+-- Metric names on either side, in a stable order, and the declared gates
+-- (§2.4; B's declarations win over A's).
+local function names_and_declared(ra, rb)
+  local names, seen = {}, {}
+  for _, rows in ipairs{ ra, rb } do
+    for _, r in ipairs(rows) do
+      for name in pairs(r.metrics or {}) do
+        if not seen[name] then seen[name] = true; names[#names + 1] = name end
+      end
+    end
+  end
+  table.sort(names)
+  local declared = {}
+  for _, rows in ipairs{ ra, rb } do
+    for _, r in ipairs(rows) do
+      for _, d in ipairs(r.perf_delta_assertions or {}) do
+        declared[d.metric .. "@" .. tostring(d.phase)] = d
+      end
+    end
+  end
+  local targets = {}
+  for _, name in ipairs(names) do targets[#targets + 1] = { name = name } end
+  local dkeys = {}
+  for k in pairs(declared) do dkeys[#dkeys + 1] = k end
+  table.sort(dkeys)
+  for _, k in ipairs(dkeys) do
+    local d = declared[k]
+    if d.phase ~= nil then targets[#targets + 1] = { name = d.metric, phase = d.phase } end
+  end
+  return targets, declared
+end
+
+local function metric_selector(opts, policy)
   local selected = policy.metrics
-  local function wanted(entry)
+  return function(entry)
     if opts.metrics then
       for _, m in ipairs(opts.metrics) do if m == entry.name then return true end end
       return false
@@ -488,238 +685,323 @@ function M.run(opts)
     end
     return true
   end
+end
 
-  local family = {} -- rows with a p-value, for multiple-comparison control
-  for _, key in ipairs(order) do
+-- One metric row of one key, or nil (nothing to compare, or coverage).
+local function metric_row(ctx, key, ra, rb, tgt, decl)
+  local result, mode = ctx.result, ctx.mode
+  local entry = ctx.registry.lookup(tgt.name)
+  local va, ua, bad_a = values_of(ra, tgt.name, tgt.phase)
+  local vb, ub, bad_b = values_of(rb, tgt.name, tgt.phase)
+  result.nonfinite = result.nonfinite + bad_a + bad_b
+  if #va == 0 and #vb == 0 then return nil end
+  if #va == 0 or #vb == 0 then
+    local side = #va > 0 and "a" or "b"
+    local vals = #va > 0 and va or vb
+    result.coverage[#result.coverage + 1] = {
+      key = key, test = ra[1].test, metric = tgt.name, phase = tgt.phase, side = side,
+      value = mean(vals), n = #vals,
+    }
+    return nil
+  end
+  local row = {
+    key = key, test = ra[1].test, metric = tgt.name, phase = tgt.phase, entry = entry,
+    unit = entry.unit, kind = entry.kind, mode = mode,
+    a = side_summary(entry, va, ua, mode), b = side_summary(entry, vb, ub, mode),
+    notes = {}, annotations = {},
+  }
+  row.gate = thresholds(entry, ctx.policy, ctx.opts, decl)
+  row.polarity = row.gate.polarity
+  local ma, mb = row.a.mean, row.b.mean
+  if math.abs(ma) < EPS and math.abs(mb) < EPS then
+    result.omitted = result.omitted + 1
+    return nil
+  end
+  row.delta = mb - ma
+  row.rel = math.abs(ma) > EPS and math.abs(row.delta / ma) or huge
+  row.rel_delta = math.abs(ma) > EPS and row.delta / math.abs(ma) or nil
+  if row.polarity == "HigherBetter" then
+    row.worse = row.delta < 0
+  elseif row.polarity == "LowerBetter" then
+    row.worse = row.delta > 0
+  else
+    row.worse = false
+  end
+  evaluate_materiality(row)
+  if mode == "noise" then spread_stats(row, ua, ub, ctx.opts, ctx.settings) end
+  if decl then row.annotations[#row.annotations + 1] = "declared gate" end
+  return row
+end
+
+-- The metric rows of one key present on both sides.
+local function key_rows(ctx, key, ra, rb)
+  local result = ctx.result
+  local targets, declared = names_and_declared(ra, rb)
+  local kmode = key_mode(ctx.base_mode, ctx.settings, ra, rb)
+  local evaluated = {}
+  for _, tgt in ipairs(targets) do
+    local entry = ctx.registry.lookup(tgt.name)
+    local decl = declared[tgt.name .. "@" .. tostring(tgt.phase)]
+    local skip = not ctx.wanted(entry) or entry.suppressed
+      or (entry.kind == "PerPhase" and tgt.phase == nil)
+      or (entry.kind == "PerRunDistribution" and kmode == "scalar")
+    if kmode == "scalar" then
+      -- declared gates are evaluated only from the spread (§2.4): the
+      -- metric is still compared with the registry's gates
+      decl = nil
+      if tgt.phase ~= nil then skip = true end
+    end
+    if not skip then
+      ctx.mode = kmode
+      local row = metric_row(ctx, key, ra, rb, tgt, decl)
+      if row then
+        if decl then evaluated[tgt.name .. "@" .. tostring(tgt.phase)] = true end
+        result.rows[#result.rows + 1] = row
+      end
+    end
+  end
+  for k, d in pairs(declared) do
+    if kmode == "noise" and not evaluated[k] then
+      result.declared.unevaluated[#result.declared.unevaluated + 1] =
+        { key = key, test = ra[1].test, metric = d.metric, phase = d.phase, gate = d }
+    end
+  end
+  if kmode == "scalar" and next(declared) then
+    result.notes[#result.notes + 1] = string.format(
+      "%s: declared perf-delta gates are evaluated only in noise mode", key)
+  end
+  return kmode
+end
+
+--- Stage 2: one row per metric of every key both sides have.
+function M.metric_rows(result, groups, opts, policy, settings)
+  local ctx = { result = result, opts = opts, policy = policy, settings = settings,
+                registry = opts.registry or require "schedtest.registry",
+                base_mode = result.mode, wanted = metric_selector(opts, policy) }
+  local modes = {}
+  for _, key in ipairs(groups.order) do
     local ra, rb = groups.a[key], groups.b[key]
     if not (ra and rb) then
       local side = ra and "a" or "b"
       local other = ra and "b" or "a"
-      if excluded_keys[other][key] then
+      if groups.excluded[other][key] then
         result.excluded_pairs = result.excluded_pairs + 1
       else
         result.unpaired[side][#result.unpaired[side] + 1] = key
       end
     else
-      -- metric names on either side, in a stable order
-      local names, seen = {}, {}
-      for _, rows in ipairs{ ra, rb } do
-        for _, r in ipairs(rows) do
-          for name in pairs(r.metrics or {}) do
-            if not seen[name] then seen[name] = true; names[#names + 1] = name end
-          end
-        end
-      end
-      table.sort(names)
-      -- declared gates (§2.4): B's declarations win over A's
-      local declared = {}
-      for _, rows in ipairs{ ra, rb } do
-        for _, r in ipairs(rows) do
-          for _, d in ipairs(r.perf_delta_assertions or {}) do
-            declared[d.metric .. "@" .. tostring(d.phase)] = d
-          end
-        end
-      end
-      local targets = {}
-      for _, name in ipairs(names) do targets[#targets + 1] = { name = name } end
-      for _, d in pairs(declared) do
-        if d.phase ~= nil then targets[#targets + 1] = { name = d.metric, phase = d.phase } end
-      end
-      local evaluated = {}
-      for _, tgt in ipairs(targets) do
-        local name, phase = tgt.name, tgt.phase
-        local entry = registry.lookup(name)
-        local decl = declared[name .. "@" .. tostring(phase)]
-        local skip = not wanted(entry) or entry.suppressed
-          or (entry.kind == "PerPhase" and phase == nil)
-          or (entry.kind == "PerRunDistribution" and mode == "scalar")
-        if mode == "scalar" then
-          -- declared gates are evaluated only in noise mode (§2.4): the
-          -- metric is still compared with the registry's gates
-          decl = nil
-          if phase ~= nil then skip = true end
-        end
-        if not skip then
-          local va, ua, bad_a = values_of(ra, name, phase)
-          local vb, ub, bad_b = values_of(rb, name, phase)
-          if bad_a + bad_b > 0 then
-            result.nonfinite = result.nonfinite + bad_a + bad_b
-          end
-          if #va == 0 and #vb == 0 then
-            -- nothing on either side
-          elseif #va == 0 or #vb == 0 then
-            local side = #va > 0 and "a" or "b"
-            local vals = #va > 0 and va or vb
-            result.coverage[#result.coverage + 1] = {
-              key = key, test = ra[1].test, metric = name, phase = phase, side = side,
-              value = mean(vals), n = #vals,
-            }
-          else
-            local row = {
-              key = key, test = ra[1].test, metric = name, phase = phase, entry = entry,
-              unit = entry.unit, kind = entry.kind,
-              a = side_summary(entry, va, ua, mode), b = side_summary(entry, vb, ub, mode),
-              notes = {}, annotations = {},
-            }
-            row.gate = thresholds(entry, policy, opts, decl)
-            row.polarity = row.gate.polarity
-            local ma, mb = row.a.mean, row.b.mean
-            if math.abs(ma) < EPS and math.abs(mb) < EPS then
-              result.omitted = result.omitted + 1
-            else
-              row.delta = mb - ma
-              row.rel = math.abs(ma) > EPS and math.abs(row.delta / ma) or huge
-              row.rel_delta = math.abs(ma) > EPS and row.delta / math.abs(ma) or nil
-              if row.polarity == "HigherBetter" then
-                row.worse = row.delta < 0
-              elseif row.polarity == "LowerBetter" then
-                row.worse = row.delta > 0
-              else
-                row.worse = false
-              end
-              evaluate_materiality(row)
-              if mode == "noise" then
-                noise_stats(row)
-                if opts.rounds and not row.insufficient then
-                  paired_stats(row, ua, ub, va, vb, opts.rounds)
-                end
-                if not row.insufficient then
-                  row.high_spread = row.a.spread_pct > spread_threshold
-                                    or row.b.spread_pct > spread_threshold
-                  if row.high_spread then row.annotations[#row.annotations + 1] = "noisy spread" end
-                  if row.p then family[#family + 1] = row end
-                end
-              end
-              if decl then
-                row.annotations[#row.annotations + 1] = "declared gate"
-                evaluated[name .. "@" .. tostring(phase)] = true
-              end
-              result.rows[#result.rows + 1] = row
-            end
-          end
-        end
-      end
-      for k, d in pairs(declared) do
-        if mode == "noise" and not evaluated[k] then
-          result.declared.unevaluated[#result.declared.unevaluated + 1] =
-            { key = key, test = ra[1].test, metric = d.metric, phase = d.phase, gate = d }
-        end
-      end
-      if mode == "scalar" and next(declared) then
-        result.notes[#result.notes + 1] = string.format(
-          "%s: declared perf-delta gates are evaluated only in noise mode", key)
-      end
+      modes[key_rows(ctx, key, ra, rb)] = true
     end
   end
+  if result.mode == "cached" then
+    -- the report's layout: from the spread when any key was
+    result.mode = modes.noise and "noise" or "scalar"
+  end
+  M.shape(result, groups)
+  local function warn(fmt, ...) result.warnings[#result.warnings + 1] = string.format(fmt, ...) end
   if result.nonfinite > 0 then
     warn("%d NaN or infinite metric value(s) ignored (the runs count as missing for that metric)",
          result.nonfinite)
   end
   -- keys where both sides had only excluded rows
-  for key in pairs(excluded_keys.a) do
-    if excluded_keys.b[key] and not groups.a[key] and not groups.b[key] then
+  for key in pairs(groups.excluded.a) do
+    if groups.excluded.b[key] and not groups.a[key] and not groups.b[key] then
       result.excluded_pairs = result.excluded_pairs + 1
     end
   end
-  for side, keys in pairs(result.unpaired) do
+  for _, side in ipairs{ "a", "b" } do
+    local keys = result.unpaired[side]
     if #keys > 0 then
       warn("%d pairing key(s) only on side %s (no partner)", #keys, side:upper())
     end
   end
+end
 
-  -- multiple-comparison control over the family of tested rows
-  local ctx = { mode = mode, policy = policy, opts = opts, result = result, stats = stats,
-                alpha = policy.alpha or 0.05, family = family,
-                fail_threshold = fail_threshold }
-  if mode == "noise" and policy.adjust then
-    local ps = {}
-    for i, r in ipairs(family) do ps[i] = r.p end
-    if policy.adjust == "bh" or policy.adjust == "holm" then
-      local adj = #ps > 0 and assert(stats.adjust(ps, policy.adjust)) or {}
-      for i, r in ipairs(family) do r.p_adj = adj[i] end
-      ctx.level = ctx.alpha
-    elseif policy.adjust == "gate" then
-      -- per-metric level such that the count gate's A/A false-fail rate
-      -- stays at or below policy.false_fail, metrics taken as independent
-      local k = fail_threshold >= 1 and fail_threshold or 1
-      local q = M.gate_level(#family, k, policy.false_fail or 0.01)
-      ctx.level = math.min(2 * q, ctx.alpha)
-      for _, r in ipairs(family) do r.p_adj = r.p end
-    else
-      error("policy " .. tostring(policy.name) .. ": unknown adjust '" .. tostring(policy.adjust) .. "'")
+-- ---- stage 3: error control ------------------------------------------------------------
+
+-- Two-sided p-value of a row's evidence (the direction is the estimate's).
+local function evidence_p(row)
+  local t = row.evidence and row.evidence.test
+  if not t then return row.p end
+  return math.min(1, 2 * math.min(t.p_up, t.p_down))
+end
+
+-- Rows tested from the spread, and those of them that can regress.
+local function tested_rows(result)
+  local family, directed = {}, {}
+  for _, r in ipairs(result.rows) do
+    if r.mode == "noise" and not r.insufficient and evidence_p(r) then
+      family[#family + 1] = r
+      if M.directed(r) then directed[#directed + 1] = r end
     end
-    result.adjust = { method = policy.adjust, m = #family, level = ctx.level }
   end
+  return family, directed
+end
 
-  -- verdicts
+-- The sequential look of opts.sequential: plan, look index, runs.
+local function sequential_look(opts)
+  local s = opts.sequential
+  if not s then return nil end
+  local seq = require "schedtest.sequential"
+  assert(s.plan, "compare.run: sequential needs a plan (schedtest.sequential.plan)")
+  local look = s.look or seq.look_index(s.plan, assert(s.runs, "compare.run: sequential needs runs"))
+  assert(look, "compare.run: sequential runs are before the plan's first look")
+  return { plan = s.plan, look = look, runs = s.runs or s.plan.looks[look],
+           previous = s.previous, seq = seq }
+end
+
+-- "pfer": bound the expected number of false REGRESSION rows (per-family
+-- error rate) by `false_rows`, and the A/A false-fail of a count gate of k
+-- by `false_fail`: with m rows that can regress, each is tested one-sided
+-- at min(false_rows, false_fail * k) / m.  E[false rows] <= m * level
+-- holds whatever the dependence between metrics (linearity of
+-- expectation), and P(at least k false families) <= E / k (Markov), so
+-- correlated metrics cannot break either bound.
+local function pfer_level(policy, settings, m)
+  local k = math.max(settings.fail_threshold, 1)
+  local budget = math.min(policy.false_rows or 0.05, (policy.false_fail or 0.01) * k)
+  return math.min(budget / math.max(m, 1), settings.alpha / 2), budget
+end
+
+--- Stage 3: the levels rows are tested at.  Returns the verdict context
+--- ctx: mode, policy, opts, result, stats, alpha, level (two-sided
+--- per-row level of the evidence test), immaterial_alpha (one-sided level
+--- of the "more than `immaterial` x the gate" bound), family (the tested
+--- rows), fail_threshold, count, sequential.
+function M.error_control(result, policy, settings, opts)
+  local family, directed = tested_rows(result)
+  local ctx = { mode = result.mode, policy = policy, opts = opts, result = result, stats = stats,
+                alpha = settings.alpha, family = family, fail_threshold = settings.fail_threshold,
+                count = settings.count, immaterial_alpha = policy.immaterial_alpha or 0.05 }
+  local look = sequential_look(opts)
+  local method = policy.adjust
+  if not method or #family == 0 then
+    if look then ctx.sequential = look end
+    return ctx
+  end
+  local one_sided -- the per-row one-sided level before any sequential spending
+  if method == "pfer" then
+    local budget
+    one_sided, budget = pfer_level(policy, settings, #directed)
+    result.adjust = { method = "pfer", m = #directed, budget = budget }
+  elseif method == "gate" then
+    -- per-metric level such that the count gate's A/A false-fail rate
+    -- stays at or below policy.false_fail, metrics taken as independent
+    local q = M.gate_level(#family, math.max(settings.fail_threshold, 1), policy.false_fail or 0.01)
+    one_sided = math.min(q, settings.alpha / 2)
+    result.adjust = { method = "gate", m = #family }
+  elseif method == "bh" or method == "holm" then
+    assert(not look, "compare.run: a sequential plan needs adjust = 'pfer' or 'gate'")
+    local ps = {}
+    for i, r in ipairs(family) do ps[i] = evidence_p(r) end
+    local adj = assert(stats.adjust(ps, method))
+    for i, r in ipairs(family) do r.p_adj = adj[i] end
+    ctx.level = settings.alpha
+    result.adjust = { method = method, m = #family, level = ctx.level }
+    return ctx
+  else
+    error("policy " .. tostring(policy.name) .. ": unknown adjust '" .. tostring(method) .. "'")
+  end
+  if look then
+    one_sided = look.seq.nominal(look.plan, one_sided, look.look)
+    ctx.immaterial_alpha = look.seq.nominal(look.plan, ctx.immaterial_alpha, look.look)
+    ctx.sequential = look
+    result.adjust.look, result.adjust.runs = look.look, look.runs
+  end
+  ctx.level = 2 * one_sided
+  result.adjust.level = ctx.level
+  result.adjust.one_sided = one_sided
+  result.adjust.immaterial_alpha = ctx.immaterial_alpha
+  return ctx
+end
+
+-- ---- stage 4: verdicts ---------------------------------------------------------------------
+
+local COUNT_KEY = { [M.REGRESSION] = "regressions", [M.IMPROVEMENT] = "improvements",
+                    [M.INFORMATIONAL] = "informational", [M.STABLE] = "stable",
+                    [M.NOISY] = "noisy", [M.INCONCLUSIVE] = "inconclusive" }
+
+local function row_id(r)
+  return tostring(r.key) .. "/" .. tostring(r.metric) .. "@" .. tostring(r.phase)
+end
+
+-- Final decisions of earlier looks of a sequential plan: a REGRESSION or
+-- improvement found at a look stays (its error was spent there).
+local function earlier_decisions(ctx)
+  local prev = ctx.sequential and ctx.sequential.previous
+  if not prev then return {} end
+  local out = {}
+  for _, r in ipairs(prev.rows or {}) do
+    if r.verdict == M.REGRESSION or r.verdict == M.IMPROVEMENT then
+      out[row_id(r)] = { verdict = r.verdict, runs = r.decided_at or
+                         (prev.sequential and prev.sequential.runs) }
+    end
+  end
+  return out
+end
+
+--- Stage 4: the policy's verdict per row, the totals and the regressions.
+function M.verdicts(result, policy, ctx)
   local verdict = policy.verdict or M.ktstr_verdict
   local totals = { rows = #result.rows, regressions = 0, improvements = 0,
                    informational = 0, stable = 0, noisy = 0, inconclusive = 0,
                    coverage = #result.coverage, omitted = result.omitted }
-  local count_key = { [M.REGRESSION] = "regressions", [M.IMPROVEMENT] = "improvements",
-                      [M.INFORMATIONAL] = "informational", [M.STABLE] = "stable",
-                      [M.NOISY] = "noisy", [M.INCONCLUSIVE] = "inconclusive" }
+  local earlier = earlier_decisions(ctx)
   result.regressions = {}
   for _, row in ipairs(result.rows) do
-    if mode == "noise" and not row.insufficient then
-      row.ci_lo, row.ci_hi = rel_ci(row, ctx.level or ctx.alpha)
-      if opts.bootstrap then bootstrap_row(row, opts.bootstrap) end
-    end
     local v, reason = verdict(row, ctx)
+    local kept = earlier[row_id(row)]
+    if kept and v ~= kept.verdict then
+      v, reason = kept.verdict, string.format("%s at an earlier look (%s runs per side); final",
+                                              kept.verdict, tostring(kept.runs))
+    end
+    if kept then row.decided_at = kept.runs end
     v = v or M.STABLE
-    assert(count_key[v], "policy verdict returned an unknown word: " .. tostring(v))
+    assert(COUNT_KEY[v], "policy verdict returned an unknown word: " .. tostring(v))
     row.verdict = v
     row.reasons = row.reasons or {}
     if reason then table.insert(row.reasons, 1, reason) end
-    totals[count_key[v]] = totals[count_key[v]] + 1
+    totals[COUNT_KEY[v]] = totals[COUNT_KEY[v]] + 1
     if v == M.REGRESSION then
       result.regressions[#result.regressions + 1] = row
       if row.gate.declared then result.declared.regressions = result.declared.regressions + 1 end
     end
     if row.gate.declared then result.declared.evaluated = result.declared.evaluated + 1 end
   end
-  totals.paired_keys = 0
-  for _, key in ipairs(order) do
-    if groups.a[key] and groups.b[key] then totals.paired_keys = totals.paired_keys + 1 end
-  end
   result.totals = totals
+end
 
-  -- gate
-  local gate = policy.gate or M.default_gate
-  local fails, reasons = gate(result, ctx)
-  result.gate = { fails = fails and true or false, reasons = reasons or {},
-                  fail_threshold = fail_threshold }
-  result.exit_code = result.gate.fails and 1 or 0
-  -- the overall word of ktstr's noise footer (§3.6)
-  local improved = fail_threshold >= 1 and totals.improvements > 0
-                   and totals.improvements >= fail_threshold
-  result.overall = result.gate.fails and (improved and "REGRESSED + IMPROVED" or "REGRESSED")
-                   or (improved and "IMPROVED" or "STABLE")
+-- ---- the engine -------------------------------------------------------------------------------
+
+-- Pairing keys present on both sides.
+local function paired_keys(groups)
+  local n = 0
+  for _, key in ipairs(groups.order) do
+    if groups.a[key] and groups.b[key] then n = n + 1 end
+  end
+  return n
+end
+
+--- Run a comparison.  See docs/lua-api.md for every option and field.
+function M.run(opts)
+  assert(type(opts) == "table", "compare.run: expected an options table")
+  local policy = policy_of(opts)
+  local settings = M.settings(opts, policy)
+  local result, groups = M.partition(opts, policy, settings)
+  M.metric_rows(result, groups, opts, policy, settings)
+  local ctx = M.error_control(result, policy, settings, opts)
+  M.verdicts(result, policy, ctx)
+  result.totals.paired_keys = paired_keys(groups)
+  if ctx.sequential then
+    result.sequential = { look = ctx.sequential.look, runs = ctx.sequential.runs,
+                          looks = ctx.sequential.plan.looks }
+  end
+  gate.evaluate(result, ctx, policy)
   return result
 end
 
---- ktstr's gate (spec §3.4, §3.5): fail when at least `fail_threshold`
---- (>= 1) regressions, when a must-fail metric regressed, or when a declared
---- gate regressed.  Returns fails, reasons.
-function M.default_gate(result, ctx)
-  local reasons = {}
-  local n = ctx.fail_threshold
-  local regs = result.regressions
-  if n >= 1 and #regs >= n then
-    reasons[#reasons + 1] = string.format("%d regression(s) >= fail threshold %d", #regs, n)
-  end
-  local must = {}
-  for _, m in ipairs(result.must_fail) do must[m] = true end
-  for _, r in ipairs(regs) do
-    if must[r.metric] then
-      reasons[#reasons + 1] = string.format("must-fail metric %s regressed (%s)", r.metric, r.key)
-    end
-  end
-  if result.declared.regressions > 0 then
-    reasons[#reasons + 1] = string.format("%d declared per-test gate(s) regressed",
-                                          result.declared.regressions)
-  end
-  return #reasons > 0, reasons
-end
+--- ktstr's gate (spec §3.4, §3.5), as schedtest.gate.default: kept here
+--- for policies that call compare.default_gate.
+M.default_gate = gate.default
 
 return M

@@ -41,9 +41,9 @@ function M.validate(opts)
     usage.error("schedtest perf-delta: --noise-adjust needs --kernel " ..
                 "(the kernel both sides' runs boot)")
   end
-  if opts.threshold and opts.policy then
-    usage.error("schedtest perf-delta: --threshold and --policy are " ..
-                "exclusive (put per-metric thresholds in the policy file)")
+  if noise and opts.averaged then
+    usage.error("schedtest perf-delta: --averaged would be ignored with " ..
+                "--noise-adjust (noise mode always judges from the spread)")
   end
   if not noise then
     for flag, v in pairs({ ["--noise-spread-threshold"] =
@@ -223,11 +223,20 @@ function M.compare_and_report(pool, opts, ctx, mode, health)
   local report = require "schedtest.report"
   local view_a = pool:filter{ commit = ctx.base.label }
   local view_b = pool:filter{ commit = ctx.head_label }
+  -- One precedence for every setting: a flag given on the command line
+  -- over the policy file over the defaults (compare.settings); a flag not
+  -- given is nil so the policy's value stands.  Cached mode ("scalar")
+  -- judges keys with two or more runs per side from their spread unless
+  -- --averaged or the policy asks for ktstr's averaged comparison.
   local result = compare.run{
-    rows = pool, a = ctx.base.label, b = ctx.head_label, mode = mode,
-    policy = opts.policy or (opts.threshold and "ktstr") or nil,
-    threshold = opts.threshold, fail_threshold = opts.fail_threshold,
-    must_fail = ctx.must_fail,
+    rows = pool, a = ctx.base.label, b = ctx.head_label,
+    mode = mode == "scalar" and "cached" or mode, averaged = opts.averaged,
+    -- noise mode's interleaved rounds pair (a row's `round`, else the
+    -- round number of its run directory): the evidence is then paired
+    rounds = mode == "noise" and "auto" or nil,
+    policy = opts.policy, threshold = opts.threshold,
+    fail_threshold = opts.fail_threshold,
+    must_fail = opts.must_fail and ctx.must_fail or nil,
     spread_threshold = opts.noise_spread_threshold,
   }
   require("schedtest.health").apply(result, health)

@@ -16,8 +16,9 @@ M.keys = {
   fail_threshold = "number", must_fail = "table",
   thresholds = "table", per_metric_percent = "table", default_percent = "number",
   metrics = { "table", "function" },
-  alpha = "number", adjust = "string", false_fail = "number", power = "number",
-  spread_threshold = "number",
+  alpha = "number", adjust = "string", false_fail = "number", false_rows = "number",
+  immaterial = "number", immaterial_alpha = "number", power = "number",
+  spread_threshold = "number", count = "string", cached = "string",
   verdict = "function", gate = "function",
 }
 
@@ -44,8 +45,24 @@ local function check(p, origin)
                           type(v)), 0)
     end
   end
-  if p.adjust and not (p.adjust == "bh" or p.adjust == "holm" or p.adjust == "gate") then
-    error(string.format("policy %s: adjust must be 'bh', 'holm' or 'gate'", origin), 0)
+  local choices = { adjust = { "pfer", "gate", "bh", "holm" },
+                    count = { "metrics", "families" }, cached = { "spread", "averaged" } }
+  for key, allowed in pairs(choices) do
+    local v = p[key]
+    if v ~= nil then
+      local ok = false
+      for _, a in ipairs(allowed) do ok = ok or v == a end
+      if not ok then
+        error(string.format("policy %s: %s must be '%s'", origin, key,
+                            table.concat(allowed, "', '")), 0)
+      end
+    end
+  end
+  for _, key in ipairs{ "false_rows", "false_fail", "immaterial_alpha", "alpha" } do
+    local v = p[key]
+    if v ~= nil and not (v > 0 and v < 1) then
+      error(string.format("policy %s: %s must be in (0, 1), got %g", origin, key, v), 0)
+    end
   end
   if p.thresholds then
     for metric, t in pairs(p.thresholds) do

@@ -7,6 +7,7 @@
 --   registry.register{ name = "my_ops", polarity = "HigherBetter",
 --                      kind = "Counter", abs = 10, rel = 0.1, unit = "ops" }
 --   registry.value(row_or_sidecar, "worst_spread")
+--   registry.family("iteration_rate")               --> "throughput"
 --
 -- `field` is the typed sidecar field a metric is read from first (the C
 -- pool has the same table: schedtest.pool.accessors()); everything else is
@@ -224,6 +225,58 @@ def("taobench_slow_ops_per_sec", I, "Rate", 1000, 0.10, "ops/s",
     rate("total_taobench_slow_ops", "total_taobench_wall_sec"))
 def("taobench_hit_fraction", I, "Rate", 0.02, 0.05, "",
     rate("total_taobench_fast_ops", "total_taobench_ops"))
+
+-- Families: metrics derived from one measurement, or duplicates of one,
+-- move together, so one shift of the scheduler moves them all.  A family
+-- counts once toward the fail threshold of a comparison (schedtest.gate,
+-- policy `count = "families"`); every row is still reported.  A metric
+-- without a family is its own.
+M.families = {
+  throughput = { "total_iterations", "iteration_rate", "iterations_per_cpu_sec",
+                 "worst_iterations_per_worker", "worst_iterations_per_cpu_sec" },
+  -- wake and timer latencies are measured on the same workers
+  latency = { "worst_p99_wake_latency_us", "worst_median_wake_latency_us",
+              "worst_wake_latency_cv", "worst_wake_latency_tail_ratio",
+              "worst_p99_timer_latency_us", "worst_median_timer_latency_us",
+              "worst_p999_timer_latency_us", "worst_timer_latency_us" },
+  run_delay = { "total_run_delay_ns_per_sched", "worst_mean_run_delay_us",
+                "worst_run_delay_us" },
+  imbalance = { "max_imbalance_ratio", "avg_imbalance_ratio" },
+  dsq_depth = { "max_dsq_depth", "avg_dsq_depth" },
+  migration = { "total_migrations", "worst_migration_ratio" },
+  irq_load = { "avg_irq_util", "max_avg_irq_util", "irq_time_fraction" },
+  schbench_run_delay = { "schbench_msg_run_delay_ns_per_sched",
+                         "schbench_worker_run_delay_ns_per_sched",
+                         "sched_delay_msg_us", "sched_delay_worker_us" },
+  taobench_throughput = { "taobench_total_qps", "taobench_total_ops_per_sec",
+                          "taobench_fast_qps", "taobench_fast_ops_per_sec" },
+}
+-- schbench's per-phase latencies and their whole-run twins
+M.families.schbench_wakeup, M.families.schbench_request, M.families.schbench_rps = {}, {}, {}
+for _, side in ipairs { "wakeup", "request" } do
+  for _, q in ipairs { "p50", "p90", "p99", "p999", "min", "max" } do
+    local fam = M.families["schbench_" .. side]
+    fam[#fam + 1] = side .. "_" .. q .. "_latency_us"
+    fam[#fam + 1] = side .. "_" .. q .. "_latency_us_whole"
+  end
+end
+for _, q in ipairs { "p20", "p50", "p90", "min", "max" } do
+  local fam = M.families.schbench_rps
+  fam[#fam + 1] = "rps_" .. q
+  fam[#fam + 1] = "rps_" .. q .. "_whole"
+end
+for fam, names in pairs(M.families) do
+  for _, n in ipairs(names) do
+    assert(by_name[n], "registry: family " .. fam .. " names unknown metric " .. n)
+    by_name[n].family = fam
+  end
+end
+
+--- The family of a metric: its registry family, else its own name.
+function M.family(name)
+  local e = by_name[name]
+  return e and e.family or name
+end
 
 -- Name tokens for unregistered metrics (spec §2.1): the higher-is-worse
 -- tokens are checked first; no match at all means higher is worse.

@@ -26,6 +26,8 @@
 /* |mean| below this counts as zero (ktstr's epsilon). */
 #define ST_STATS_EPS 1e-9
 
+static double t_quantile(double p, double nu);
+
 void st_stats_global_init(void)
 {
     gsl_set_error_handler_off();
@@ -266,21 +268,24 @@ static int midranks(double *r, double *tie_term, const double *v, size_t n)
 }
 
 /*
- * P(U >= k) under H0 for sizes m, n with no ties, by the recurrence
- * p_{i,j}(u) = i/(i+j) p_{i-1,j}(u-j) + j/(i+j) p_{i,j-1}(u)
+ * The null distribution of U for sizes m, n with no ties, as a malloc'ed
+ * array of m*n + 1 probabilities (NULL, ST_ENOMEM recorded), by the
+ * recurrence p_{i,j}(u) = i/(i+j) p_{i-1,j}(u-j) + j/(i+j) p_{i,j-1}(u)
  * (the largest value belongs to a or to b).  Rolling over i keeps the
  * memory at 2 (n+1) (mn+1) doubles.
  */
-static int mwu_sf(double *out, size_t m, size_t n, double k)
+static double *mwu_pmf(size_t m, size_t n)
 {
     size_t width = m * n + 1;
     double *prev = calloc((n + 1) * width, sizeof *prev);
     double *cur = calloc((n + 1) * width, sizeof *cur);
-    if (!prev || !cur) {
+    double *pmf = malloc(width * sizeof *pmf);
+    if (!prev || !cur || !pmf) {
         free(prev);
         free(cur);
-        return st_error_set(ST_ENOMEM, "out of memory (exact U, %zux%zu)", m,
-                            n);
+        free(pmf);
+        st_error_set(ST_ENOMEM, "out of memory (exact U, %zux%zu)", m, n);
+        return NULL;
     }
     for (size_t j = 0; j <= n; j++)
         prev[j * width] = 1; /* i = 0: U = 0 surely */
@@ -298,7 +303,18 @@ static int mwu_sf(double *out, size_t m, size_t n, double k)
         prev = cur;
         cur = t;
     }
-    const double *dist = prev + n * width;
+    memcpy(pmf, prev + n * width, width * sizeof *pmf);
+    free(prev);
+    free(cur);
+    return pmf;
+}
+
+/* P(U >= k) under H0 for sizes m, n with no ties. */
+static int mwu_sf(double *out, size_t m, size_t n, double k)
+{
+    double *dist = mwu_pmf(m, n);
+    if (!dist)
+        return ST_ENOMEM;
     double s = 0;
     /* sum the small tail terms first for accuracy */
     for (size_t u = m * n + 1; u-- > 0;) {
@@ -306,8 +322,7 @@ static int mwu_sf(double *out, size_t m, size_t n, double k)
             break;
         s += dist[u];
     }
-    free(prev);
-    free(cur);
+    free(dist);
     *out = clip1(s);
     return 0;
 }
@@ -541,6 +556,224 @@ int st_stats_bootstrap_rel(st_stats_ci *out, const double *a, size_t na,
     return 0;
 }
 
+/* ---- ratio intervals ----------------------------------------------------- */
+
+static int all_at_least(const double *x, size_t n, double floor, int strict)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strict ? !(x[i] > floor) : !(x[i] >= floor))
+            return 0;
+    return 1;
+}
+
+/* Welch-Satterthwaite dof of two variance terms u, v with dof fa, fb. */
+static double satterthwaite(double u, double v, double fa, double fb)
+{
+    double den = u * u / fa + v * v / fb;
+    return den > 0 ? (u + v) * (u + v) / den : fa + fb;
+}
+
+static void ratio_log(st_stats_ratio *out, double ma, double ua, double mb,
+                      double ub, double fa, double fb, double level)
+{
+    out->estimate = mb / ma;
+    out->se = sqrt(ua + ub);
+    out->dof = satterthwaite(ua, ub, fa, fb);
+    double t = t_quantile(1 - (1 - level) / 2, out->dof);
+    out->lo = out->estimate * exp(-t * out->se);
+    out->hi = out->estimate * exp(t * out->se);
+}
+
+static void ratio_fieller(st_stats_ratio *out, double ma, double sa2,
+                          double mb, double sb2, double fa, double fb,
+                          double level)
+{
+    double r = mb / ma;
+    out->estimate = r;
+    out->se = NAN;
+    out->dof = satterthwaite(sb2, r * r * sa2, fb, fa);
+    double t = t_quantile(1 - (1 - level) / 2, out->dof);
+    double qa = ma * ma - t * t * sa2;          /* r^2 coefficient */
+    double qb = -2 * ma * mb;                   /* r coefficient */
+    double qc = mb * mb - t * t * sb2;          /* constant */
+    if (!(qa > 0)) {
+        /* mean_a is not significantly away from 0: unbounded */
+        out->lo = -INFINITY;
+        out->hi = INFINITY;
+        return;
+    }
+    double disc = qb * qb - 4 * qa * qc;
+    double root = sqrt(disc > 0 ? disc : 0);
+    out->lo = (-qb - root) / (2 * qa);
+    out->hi = (-qb + root) / (2 * qa);
+}
+
+int st_stats_ratio_ci(st_stats_ratio *out, const double *a, size_t na,
+                      const double *b, size_t nb, double level,
+                      st_stats_ratio_method method)
+{
+    int rc;
+    if ((rc = check_sample(a, na, 2, "sample a")) < 0 ||
+        (rc = check_sample(b, nb, 2, "sample b")) < 0)
+        return rc;
+    if (!(level > 0 && level < 1))
+        return st_error_set(ST_EINVAL, "level %g must be in (0, 1)", level);
+    memset(out, 0, sizeof *out);
+    double ma = gsl_stats_mean(a, 1, na), mb = gsl_stats_mean(b, 1, nb);
+    if (fabs(ma) < ST_STATS_EPS)
+        return st_error_set(ST_EDOMAIN, "the baseline mean is ~0: a ratio "
+                            "is undefined");
+    double sa2 = gsl_stats_variance_m(a, 1, na, ma) / (double)na;
+    double sb2 = gsl_stats_variance_m(b, 1, nb, mb) / (double)nb;
+    double fa = (double)(na - 1), fb = (double)(nb - 1);
+    if (sa2 + sb2 == 0) {
+        out->estimate = out->lo = out->hi = mb / ma;
+        out->se = 0;
+        out->dof = fa + fb;
+    } else if (method == ST_STATS_RATIO_LOG) {
+        if (!all_at_least(a, na, 0, 1) || !all_at_least(b, nb, 0, 1))
+            return st_error_set(ST_EDOMAIN, "a log-ratio interval needs "
+                                "every value > 0; use Fieller's");
+        ratio_log(out, ma, sa2 / (ma * ma), mb, sb2 / (mb * mb), fa, fb,
+                  level);
+    } else {
+        ratio_fieller(out, ma, sa2, mb, sb2, fa, fb, level);
+    }
+    if (all_at_least(a, na, 0, 0) && all_at_least(b, nb, 0, 0) &&
+        out->lo < 0) {
+        out->lo = 0; /* a ratio of non-negative means is never negative */
+        out->clamped = 1;
+    }
+    out->bounded = isfinite(out->lo) && isfinite(out->hi);
+    return 0;
+}
+
+/* ---- Hodges-Lehmann --------------------------------------------------------- */
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/*
+ * Interval [s[k-1], s[total-k]] of sorted values s[0..total) where k is
+ * the largest with cdf(k-1) <= tail; cdf from `pmf` (exact) or from a
+ * normal (mu, sd) with 0.5 continuity correction when pmf is NULL.
+ */
+static void hl_interval(st_stats_hl *out, const double *s, size_t total,
+                        const double *pmf, double mu, double sd,
+                        double tail)
+{
+    size_t k = 0;
+    double below = 0; /* P(stat <= k - 1) for the chosen k */
+    if (pmf) {
+        double cdf = 0;
+        for (size_t j = 0; j < total / 2 + 1; j++) {
+            cdf += pmf[j]; /* cdf = P(stat <= j) */
+            if (cdf > tail * (1 + 1e-12))
+                break;
+            k = j + 1;
+            below = cdf;
+        }
+    } else {
+        double z = gsl_cdf_ugaussian_Qinv(tail);
+        double kk = floor(mu - z * sd + 0.5);
+        if (kk >= 1) {
+            k = (size_t)kk;
+            below = gsl_cdf_ugaussian_P(((double)k - 0.5 - mu) / sd);
+        }
+    }
+    if (k > total / 2 + (total % 2))
+        k = total / 2 + (total % 2);
+    out->attainable = k >= 1;
+    if (!out->attainable) {
+        out->lo = -INFINITY;
+        out->hi = INFINITY;
+        out->coverage = 1;
+        return;
+    }
+    out->lo = s[k - 1];
+    out->hi = s[total - k];
+    out->coverage = 1 - 2 * below;
+}
+
+int st_stats_hodges_lehmann(st_stats_hl *out, const double *a, size_t na,
+                            const double *b, size_t nb, double level)
+{
+    int rc;
+    if ((rc = check_sample(a, na, 1, "sample a")) < 0 ||
+        (rc = check_sample(b, nb, 1, "sample b")) < 0)
+        return rc;
+    if (!(level > 0 && level < 1))
+        return st_error_set(ST_EINVAL, "level %g must be in (0, 1)", level);
+    memset(out, 0, sizeof *out);
+    size_t total = na * nb;
+    double *d = malloc(total * sizeof *d);
+    if (!d)
+        return st_error_set(ST_ENOMEM, "out of memory (%zu differences)",
+                            total);
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++)
+            d[i * nb + j] = b[j] - a[i];
+    qsort(d, total, sizeof *d, cmp_double);
+    out->estimate = gsl_stats_median_from_sorted_data(d, 1, total);
+    double *pmf = NULL;
+    if (na <= ST_STATS_MWU_EXACT_MAX && nb <= ST_STATS_MWU_EXACT_MAX) {
+        pmf = mwu_pmf(na, nb);
+        if (!pmf) {
+            free(d);
+            return ST_ENOMEM;
+        }
+    }
+    double mn = (double)total, nn = (double)(na + nb);
+    out->method = pmf ? ST_STATS_EXACT : ST_STATS_NORMAL;
+    hl_interval(out, d, total, pmf, mn / 2, sqrt(mn * (nn + 1) / 12),
+                (1 - level) / 2);
+    free(pmf);
+    free(d);
+    return 0;
+}
+
+int st_stats_hodges_lehmann1(st_stats_hl *out, const double *d, size_t n,
+                             double level)
+{
+    int rc;
+    if ((rc = check_sample(d, n, 1, "sample")) < 0)
+        return rc;
+    if (!(level > 0 && level < 1))
+        return st_error_set(ST_EINVAL, "level %g must be in (0, 1)", level);
+    memset(out, 0, sizeof *out);
+    size_t total = n * (n + 1) / 2, w = 0;
+    double *walsh = malloc(total * sizeof *walsh);
+    if (!walsh)
+        return st_error_set(ST_ENOMEM, "out of memory (%zu averages)",
+                            total);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i; j < n; j++)
+            walsh[w++] = (d[i] + d[j]) / 2;
+    qsort(walsh, total, sizeof *walsh, cmp_double);
+    out->estimate = gsl_stats_median_from_sorted_data(walsh, 1, total);
+    double *pmf = NULL;
+    if (n <= ST_STATS_WILCOXON_EXACT_MAX) {
+        pmf = signed_rank_counts(n);
+        if (!pmf) {
+            free(walsh);
+            return ST_ENOMEM;
+        }
+        double all = ldexp(1.0, (int)n);
+        for (size_t s = 0; s <= total; s++)
+            pmf[s] /= all;
+    }
+    double nn = (double)n;
+    out->method = pmf ? ST_STATS_EXACT : ST_STATS_NORMAL;
+    hl_interval(out, walsh, total, pmf, nn * (nn + 1) / 4,
+                sqrt(nn * (nn + 1) * (2 * nn + 1) / 24), (1 - level) / 2);
+    free(pmf);
+    free(walsh);
+    return 0;
+}
+
 /* ---- multiple comparisons ------------------------------------------------ */
 
 /* By value, then by input position, so equal p-values keep their order. */
@@ -634,30 +867,42 @@ int st_stats_t_quantile(double *out, double p, double dof)
     return 0;
 }
 
-static double mde_of(size_t n, double cv, double alpha, double power,
-                     int sides)
+int st_stats_t_sf(double *out, double t, double dof)
 {
-    double nu = 2.0 * (double)n - 2.0;
-    double ta = t_quantile(1 - alpha / sides, nu);
-    double tb = t_quantile(power, nu);
-    return (ta + tb) * cv * sqrt(2.0 / (double)n);
+    if (isnan(t))
+        return st_error_set(ST_EINVAL, "t is NaN");
+    if (!(dof > 0) || !isfinite(dof))
+        return st_error_set(ST_EINVAL, "dof %g must be finite and > 0", dof);
+    *out = isinf(t) ? (t > 0 ? 0 : 1) : gsl_cdf_tdist_Q(t, dof);
+    return 0;
 }
 
-int st_stats_mde(double *out, size_t n, double cv, double alpha, double power,
-                 int sides)
+/* Two independent samples of n (dof 2n - 2), or n pairs (dof n - 1). */
+static double mde_of(size_t n, double cv, double alpha, double power,
+                     int sides, int paired)
+{
+    double nu = paired ? (double)n - 1.0 : 2.0 * (double)n - 2.0;
+    double ta = t_quantile(1 - alpha / sides, nu);
+    double tb = t_quantile(power, nu);
+    return (ta + tb) * cv * sqrt((paired ? 1.0 : 2.0) / (double)n);
+}
+
+static int mde_design(double *out, size_t n, double cv, double alpha,
+                      double power, int sides, int paired)
 {
     int rc = check_power(cv, alpha, power, sides);
     if (rc < 0)
         return rc;
     if (n < 2)
-        return st_error_set(ST_EDOMAIN, "n = %zu runs per side; at least 2 "
-                            "needed for a variance", n);
-    *out = mde_of(n, cv, alpha, power, sides);
+        return st_error_set(ST_EDOMAIN, "n = %zu %s; at least 2 needed for "
+                            "a variance", n,
+                            paired ? "pairs" : "runs per side");
+    *out = mde_of(n, cv, alpha, power, sides, paired);
     return 0;
 }
 
-int st_stats_n_for(size_t *out, double change, double cv, double alpha,
-                   double power, int sides, size_t max_n)
+static int n_for_design(size_t *out, double change, double cv, double alpha,
+                        double power, int sides, size_t max_n, int paired)
 {
     int rc = check_power(cv, alpha, power, sides);
     if (rc < 0)
@@ -667,13 +912,208 @@ int st_stats_n_for(size_t *out, double change, double cv, double alpha,
     if (max_n < 2)
         max_n = 2;
     for (size_t n = 2; n <= max_n; n++) {
-        if (mde_of(n, cv, alpha, power, sides) <= change) {
+        if (mde_of(n, cv, alpha, power, sides, paired) <= change) {
             *out = n;
             return 0;
         }
     }
     return st_error_set(ST_ERANGE,
-                        "more than %zu runs per side are needed to detect a "
-                        "%.3g change at cv %.3g",
-                        max_n, change, cv);
+                        "more than %zu %s are needed to detect a %.3g "
+                        "change at cv %.3g",
+                        max_n, paired ? "pairs" : "runs per side", change,
+                        cv);
+}
+
+int st_stats_mde(double *out, size_t n, double cv, double alpha, double power,
+                 int sides)
+{
+    return mde_design(out, n, cv, alpha, power, sides, 0);
+}
+
+int st_stats_n_for(size_t *out, double change, double cv, double alpha,
+                   double power, int sides, size_t max_n)
+{
+    return n_for_design(out, change, cv, alpha, power, sides, max_n, 0);
+}
+
+int st_stats_mde_paired(double *out, size_t n, double sd, double alpha,
+                        double power, int sides)
+{
+    return mde_design(out, n, sd, alpha, power, sides, 1);
+}
+
+int st_stats_n_for_paired(size_t *out, double change, double sd,
+                          double alpha, double power, int sides,
+                          size_t max_n)
+{
+    return n_for_design(out, change, sd, alpha, power, sides, max_n, 1);
+}
+
+/* ---- group-sequential boundaries ------------------------------------------- */
+
+int st_stats_gs_spend(double *out, const double *t, size_t k, double alpha,
+                      st_stats_spending kind, double param)
+{
+    if (!(alpha > 0 && alpha < 0.5))
+        return st_error_set(ST_EINVAL, "alpha %g must be in (0, 0.5)", alpha);
+    if (kind == ST_STATS_SPEND_POWER && !(param > 0 && isfinite(param)))
+        return st_error_set(ST_EINVAL, "power spending needs rho > 0, got %g",
+                            param);
+    double z = gsl_cdf_ugaussian_Qinv(alpha / 2);
+    for (size_t i = 0; i < k; i++) {
+        double ti = t[i];
+        if (!(ti > 0 && ti <= 1))
+            return st_error_set(ST_EINVAL, "information fraction %g is "
+                                "outside (0, 1]", ti);
+        if (kind == ST_STATS_SPEND_OBF)
+            out[i] = ti == 1 ? alpha : 2 * gsl_cdf_ugaussian_Q(z / sqrt(ti));
+        else if (kind == ST_STATS_SPEND_POCOCK)
+            out[i] = alpha * log(1 + (M_E - 1) * ti);
+        else
+            out[i] = alpha * pow(ti, param);
+    }
+    return 0;
+}
+
+/*
+ * The sub-density of S(t) on (-inf, top] of paths that crossed no earlier
+ * boundary, on `npts` equally spaced points from `lo` (Simpson weights in
+ * w).  Kept between looks.
+ */
+typedef struct {
+    double *s, *f, *w;
+    size_t npts;
+} gs_grid;
+
+/* Simpson grid on [lo, hi] with step at most h (an odd number of points). */
+static void gs_grid_place(gs_grid *g, double lo, double hi, double h)
+{
+    size_t intervals = (size_t)ceil((hi - lo) / h);
+    if (intervals < 2)
+        intervals = 2;
+    if (intervals % 2)
+        intervals++;
+    double step = (hi - lo) / (double)intervals;
+    g->npts = intervals + 1;
+    for (size_t i = 0; i < g->npts; i++) {
+        g->s[i] = lo + step * (double)i;
+        g->w[i] = step / 3 * (i == 0 || i == intervals ? 1 : (i % 2 ? 4 : 2));
+    }
+}
+
+/* P(S(t_i) >= c, no earlier crossing) from the previous look's grid. */
+static double gs_tail(const gs_grid *g, double c, double sd)
+{
+    double p = 0;
+    for (size_t j = 0; j < g->npts; j++)
+        p += g->w[j] * g->f[j] * gsl_cdf_ugaussian_Q((c - g->s[j]) / sd);
+    return p;
+}
+
+/* c with gs_tail(c) = target, by bisection (gs_tail falls with c). */
+static double gs_solve(const gs_grid *g, double sd, double target, double lo,
+                       double hi)
+{
+    for (int it = 0; it < 200 && hi - lo > 1e-13 * (1 + fabs(hi)); it++) {
+        double mid = (lo + hi) / 2;
+        if (gs_tail(g, mid, sd) > target)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+/* Move the sub-density one look on: S(t_i) = S(t_{i-1}) + N(0, sd^2). */
+static void gs_advance(gs_grid *next, const gs_grid *g, double sd)
+{
+    for (size_t i = 0; i < next->npts; i++) {
+        double f = 0;
+        for (size_t j = 0; j < g->npts; j++)
+            f += g->w[j] * g->f[j] *
+                 gsl_ran_ugaussian_pdf((next->s[i] - g->s[j]) / sd);
+        next->f[i] = f / sd;
+    }
+}
+
+/* Grid steps resolve the narrowest later increment and each look's sd. */
+#define GS_SPAN 8.0       /* the grid starts GS_SPAN sd below 0 */
+#define GS_PER_SD 24.0    /* points per sd of the narrowest kernel */
+#define GS_MAX_PTS 20001
+
+static int gs_check(const double *t, const double *alpha_cum, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        if (!(t[i] > 0 && t[i] <= 1) || (i > 0 && !(t[i] > t[i - 1])))
+            return st_error_set(ST_EINVAL, "information fractions must "
+                                "increase within (0, 1]; look %zu has %g",
+                                i + 1, t[i]);
+        if (!(alpha_cum[i] >= 0 && alpha_cum[i] < 0.5) ||
+            (i > 0 && alpha_cum[i] < alpha_cum[i - 1]))
+            return st_error_set(ST_EINVAL, "cumulative alpha must not fall "
+                                "and stay below 0.5; look %zu has %g",
+                                i + 1, alpha_cum[i]);
+    }
+    return 0;
+}
+
+int st_stats_gs_bounds(double *z, double *nominal, const double *t,
+                       const double *alpha_cum, size_t k)
+{
+    int rc = gs_check(t, alpha_cum, k);
+    if (rc < 0 || k == 0)
+        return rc;
+    double narrow = sqrt(t[0]);
+    for (size_t i = 1; i < k; i++)
+        if (sqrt(t[i] - t[i - 1]) < narrow)
+            narrow = sqrt(t[i] - t[i - 1]);
+    double h = narrow / GS_PER_SD;
+    if ((GS_SPAN + 40) / h > GS_MAX_PTS)
+        h = (GS_SPAN + 40) / GS_MAX_PTS;
+    gs_grid g[2];
+    double *mem = malloc(6 * (size_t)(GS_MAX_PTS + 2) * sizeof *mem);
+    if (!mem)
+        return st_error_set(ST_ENOMEM, "out of memory (boundary grid)");
+    for (int i = 0; i < 2; i++) {
+        g[i].s = mem + (size_t)(3 * i) * (GS_MAX_PTS + 2);
+        g[i].f = g[i].s + GS_MAX_PTS + 2;
+        g[i].w = g[i].f + GS_MAX_PTS + 2;
+    }
+    gs_grid *cur = &g[0], *nxt = &g[1];
+    double spent = 0;
+    for (size_t i = 0; i < k; i++) {
+        double step = alpha_cum[i] - spent, sd_t = sqrt(t[i]);
+        double c; /* boundary on the S scale */
+        if (step <= 0) {
+            c = INFINITY;
+        } else if (i == 0) {
+            c = sd_t * gsl_cdf_ugaussian_Qinv(step);
+        } else {
+            double inc = sqrt(t[i] - t[i - 1]);
+            c = gs_solve(cur, inc, step, -GS_SPAN * sd_t, 40 * sd_t);
+        }
+        z[i] = c / sd_t;
+        if (nominal)
+            nominal[i] = isfinite(c) ? gsl_cdf_ugaussian_Q(z[i]) : 0;
+        spent = alpha_cum[i];
+        if (i + 1 == k)
+            break;
+        double top = isfinite(c) ? c : 12 * sd_t;
+        double lo = -GS_SPAN * sd_t;
+        double hh = h;
+        if ((top - lo) / hh > GS_MAX_PTS - 1)
+            hh = (top - lo) / (GS_MAX_PTS - 1);
+        gs_grid_place(nxt, lo, top, hh);
+        if (i == 0) {
+            for (size_t j = 0; j < nxt->npts; j++)
+                nxt->f[j] = gsl_ran_ugaussian_pdf(nxt->s[j] / sd_t) / sd_t;
+        } else {
+            gs_advance(nxt, cur, sqrt(t[i] - t[i - 1]));
+        }
+        gs_grid *tmp = cur;
+        cur = nxt;
+        nxt = tmp;
+    }
+    free(mem);
+    return 0;
 }

@@ -297,15 +297,16 @@ static int l_stats_mde(lua_State *L)
 {
     lua_settop(L, 1); /* sample boxes go above the arguments */
     static const char *const allowed[] = {"n", "cv", "alpha", "power",
-                                          "sides", NULL};
+                                          "sides", "paired", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
     luax_checkoptions(L, 1, allowed);
     power_opts o;
     check_power_opts(L, &o);
     lua_Integer n = luax_optfieldinteger(L, 1, "n", 0);
+    int paired = luax_optfieldboolean(L, 1, "paired", 0);
     double out;
-    int rc = st_stats_mde(&out, n > 0 ? (size_t)n : 0, o.cv, o.alpha, o.power,
-                          o.sides);
+    int rc = (paired ? st_stats_mde_paired : st_stats_mde)(
+        &out, n > 0 ? (size_t)n : 0, o.cv, o.alpha, o.power, o.sides);
     if (rc < 0)
         return luax_pushfail(L, rc);
     lua_pushnumber(L, out);
@@ -317,19 +318,178 @@ static int l_stats_n_for(lua_State *L)
 {
     lua_settop(L, 1); /* sample boxes go above the arguments */
     static const char *const allowed[] = {"change", "cv", "alpha", "power",
-                                          "sides", "max_n", NULL};
+                                          "sides", "max_n", "paired", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
     luax_checkoptions(L, 1, allowed);
     power_opts o;
     check_power_opts(L, &o);
     double change = luax_optfieldnumber(L, 1, "change", NAN);
     lua_Integer max_n = luax_optfieldinteger(L, 1, "max_n", 1000);
+    int paired = luax_optfieldboolean(L, 1, "paired", 0);
     size_t out;
-    int rc = st_stats_n_for(&out, change, o.cv, o.alpha, o.power, o.sides,
-                            max_n > 0 ? (size_t)max_n : 2);
+    int rc = (paired ? st_stats_n_for_paired : st_stats_n_for)(
+        &out, change, o.cv, o.alpha, o.power, o.sides,
+        max_n > 0 ? (size_t)max_n : 2);
     if (rc < 0)
         return luax_pushfail(L, rc);
     lua_pushinteger(L, (lua_Integer)out);
+    return 1;
+}
+
+/* Level option of an interval (default 0.95) from the table at `idx`. */
+static double opt_level(lua_State *L, int idx, const char *const allowed[])
+{
+    if (lua_isnoneornil(L, idx))
+        return 0.95;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    luax_checkoptions(L, idx, allowed);
+    return luax_optfieldnumber(L, idx, "level", 0.95);
+}
+
+static void setbool(lua_State *L, const char *key, int v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, key);
+}
+
+/* ratio_ci(a, b [, {level=0.95, method="log"|"fieller"}]) ->
+ * {estimate, lo, hi, se?, dof, bounded, clamped, method, level} */
+static int l_stats_ratio_ci(lua_State *L)
+{
+    lua_settop(L, 3); /* sample boxes go above the arguments */
+    static const char *const allowed[] = {"level", "method", NULL};
+    static const char *const methods[] = {"log", "fieller", NULL};
+    size_t na, nb;
+    double *a = check_sample(L, 1, &na), *b = check_sample(L, 2, &nb);
+    double level = opt_level(L, 3, allowed);
+    const char *method = lua_istable(L, 3)
+        ? luax_optfieldstring(L, 3, "method", "log") : "log";
+    int m = -1;
+    for (int i = 0; methods[i]; i++)
+        if (strcmp(method, methods[i]) == 0)
+            m = i;
+    if (m < 0)
+        return luaL_error(L, "bad option 'method': '%s' (expected 'log' or "
+                             "'fieller')", method);
+    st_stats_ratio r;
+    int rc = st_stats_ratio_ci(&r, a, na, b, nb, level,
+                               m == 0 ? ST_STATS_RATIO_LOG
+                                      : ST_STATS_RATIO_FIELLER);
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_createtable(L, 0, 9);
+    setnum(L, "estimate", r.estimate);
+    lua_pushnumber(L, r.lo);
+    lua_setfield(L, -2, "lo");
+    lua_pushnumber(L, r.hi);
+    lua_setfield(L, -2, "hi");
+    setnum(L, "se", r.se);
+    setnum(L, "dof", r.dof);
+    setbool(L, "bounded", r.bounded);
+    setbool(L, "clamped", r.clamped);
+    setstr(L, "method", methods[m]);
+    setnum(L, "level", level);
+    return 1;
+}
+
+static int push_hl(lua_State *L, int rc, const st_stats_hl *h, double level)
+{
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_createtable(L, 0, 7);
+    setnum(L, "estimate", h->estimate);
+    lua_pushnumber(L, h->lo);
+    lua_setfield(L, -2, "lo");
+    lua_pushnumber(L, h->hi);
+    lua_setfield(L, -2, "hi");
+    setnum(L, "coverage", h->coverage);
+    setbool(L, "attainable", h->attainable);
+    setstr(L, "method", h->method == ST_STATS_EXACT ? "exact" : "normal");
+    setnum(L, "level", level);
+    return 1;
+}
+
+/* hodges_lehmann(a, b [, {level=0.95}]) ->
+ * {estimate, lo, hi, coverage, attainable, method, level} */
+static int l_stats_hodges_lehmann(lua_State *L)
+{
+    lua_settop(L, 3); /* sample boxes go above the arguments */
+    static const char *const allowed[] = {"level", NULL};
+    size_t na, nb;
+    double *a = check_sample(L, 1, &na), *b = check_sample(L, 2, &nb);
+    double level = opt_level(L, 3, allowed);
+    st_stats_hl h;
+    return push_hl(L, st_stats_hodges_lehmann(&h, a, na, b, nb, level), &h,
+                   level);
+}
+
+/* hodges_lehmann_one(d [, {level=0.95}]) -> the same fields (Walsh
+ * averages, signed-rank interval) */
+static int l_stats_hodges_lehmann_one(lua_State *L)
+{
+    lua_settop(L, 2); /* sample boxes go above the arguments */
+    static const char *const allowed[] = {"level", NULL};
+    size_t n;
+    double *d = check_sample(L, 1, &n);
+    double level = opt_level(L, 2, allowed);
+    st_stats_hl h;
+    return push_hl(L, st_stats_hodges_lehmann1(&h, d, n, level), &h, level);
+}
+
+/* gs_spend(t, alpha [, "obf"|"pocock"|"power" [, rho]]) -> cumulative
+ * alpha at each information fraction */
+static int l_stats_gs_spend(lua_State *L)
+{
+    lua_settop(L, 4); /* sample boxes go above the arguments */
+    static const char *const kinds[] = {"obf", "pocock", "power", NULL};
+    size_t k;
+    double *t = check_sample(L, 1, &k);
+    double alpha = luaL_checknumber(L, 2);
+    int kind = luaL_checkoption(L, 3, "pocock", kinds);
+    double rho = luaL_optnumber(L, 4, 1);
+    double *out = lua_newuserdatauv(L, (k ? k : 1) * sizeof *out, 0);
+    int rc = st_stats_gs_spend(out, t, k, alpha,
+                               kind == 0 ? ST_STATS_SPEND_OBF
+                               : kind == 1 ? ST_STATS_SPEND_POCOCK
+                                           : ST_STATS_SPEND_POWER, rho);
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_createtable(L, (int)k, 0);
+    for (size_t i = 0; i < k; i++) {
+        lua_pushnumber(L, out[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* gs_bounds(t, alpha_cum) -> {z = {...}, nominal = {...}} */
+static int l_stats_gs_bounds(lua_State *L)
+{
+    lua_settop(L, 2); /* sample boxes go above the arguments */
+    size_t k, k2;
+    double *t = check_sample(L, 1, &k);
+    double *cum = check_sample(L, 2, &k2);
+    if (k != k2)
+        return luaL_error(L, "%d information fractions but %d cumulative "
+                             "alphas", (int)k, (int)k2);
+    double *z = lua_newuserdatauv(L, 2 * (k ? k : 1) * sizeof *z, 0);
+    double *nominal = z + (k ? k : 1);
+    int rc = st_stats_gs_bounds(z, nominal, t, cum, k);
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_createtable(L, 0, 2);
+    lua_createtable(L, (int)k, 0);
+    for (size_t i = 0; i < k; i++) {
+        lua_pushnumber(L, z[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "z");
+    lua_createtable(L, (int)k, 0);
+    for (size_t i = 0; i < k; i++) {
+        lua_pushnumber(L, nominal[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "nominal");
     return 1;
 }
 
@@ -342,6 +502,17 @@ static int l_stats_t_quantile(lua_State *L)
     if (rc < 0)
         return luax_pushfail(L, rc);
     lua_pushnumber(L, q);
+    return 1;
+}
+
+/* t_sf(t, dof) -> P(T >= t) */
+static int l_stats_t_sf(lua_State *L)
+{
+    double p;
+    int rc = st_stats_t_sf(&p, luaL_checknumber(L, 1), luaL_checknumber(L, 2));
+    if (rc < 0)
+        return luax_pushfail(L, rc);
+    lua_pushnumber(L, p);
     return 1;
 }
 
@@ -364,6 +535,12 @@ static const luaL_Reg funcs[] = {
     {"mde", l_stats_mde},
     {"n_for", l_stats_n_for},
     {"t_quantile", l_stats_t_quantile},
+    {"t_sf", l_stats_t_sf},
+    {"ratio_ci", l_stats_ratio_ci},
+    {"hodges_lehmann", l_stats_hodges_lehmann},
+    {"hodges_lehmann_one", l_stats_hodges_lehmann_one},
+    {"gs_spend", l_stats_gs_spend},
+    {"gs_bounds", l_stats_gs_bounds},
     {"gsl_version", l_stats_gsl_version},
     {NULL, NULL}
 };

@@ -163,6 +163,62 @@ static void test_stats__power(void **state)
     assert_int_equal(st_stats_mde(&m, 1, 0.03, 0.05, 0.8, 2), ST_EDOMAIN);
 }
 
+static void test_stats__ratio_ci(void **state)
+{
+    (void)state;
+    const double a[] = {100, 101, 99, 100.5, 99.5};
+    const double b[] = {110, 112, 108, 111, 109};
+    st_stats_ratio r;
+    assert_int_equal(st_stats_ratio_ci(&r, a, 5, b, 5, 0.95,
+                                       ST_STATS_RATIO_LOG), 0);
+    assert_rel(r.estimate, 1.1);
+    assert_true(r.lo < 1.1 && r.hi > 1.1 && r.bounded);
+    /* asymmetric on the ratio scale: symmetric on the log scale */
+    assert_rel(log(r.hi / 1.1), log(1.1 / r.lo));
+    const double z[] = {0, 1, 2, 3}, nz[] = {-1, 1, -1, 1};
+    assert_int_equal(st_stats_ratio_ci(&r, z, 4, b, 5, 0.95,
+                                       ST_STATS_RATIO_LOG), ST_EDOMAIN);
+    assert_int_equal(st_stats_ratio_ci(&r, nz, 4, b, 5, 0.95,
+                                       ST_STATS_RATIO_FIELLER), ST_EDOMAIN);
+}
+
+static void test_stats__hodges_lehmann(void **state)
+{
+    (void)state;
+    /* differences of {1,2,3} and {2.5,4,5}: median 2; 3 vs 3 reaches a
+     * 90 % interval (P(U = 0) = 0.05) but not a 95 % one */
+    const double a[] = {1, 2, 3}, b[] = {2.5, 4, 5};
+    st_stats_hl h;
+    assert_int_equal(st_stats_hodges_lehmann(&h, a, 3, b, 3, 0.95), 0);
+    assert_rel(h.estimate, 2);
+    assert_int_equal(h.attainable, 0);
+    assert_int_equal(st_stats_hodges_lehmann(&h, a, 3, b, 3, 0.90), 0);
+    assert_int_equal(h.attainable, 1);
+    assert_rel(h.lo, -0.5); /* min of the 9 differences */
+    assert_rel(h.hi, 4);    /* max */
+    assert_rel(h.coverage, 0.9);
+}
+
+static void test_stats__gs_bounds(void **state)
+{
+    (void)state;
+    /* one look: the boundary is the fixed-sample quantile */
+    const double t1[] = {1}, c1[] = {0.025};
+    double z[3], nominal[3];
+    assert_int_equal(st_stats_gs_bounds(z, nominal, t1, c1, 1), 0);
+    assert_true(fabs(z[0] - 1.959963984540054) < 1e-9);
+    /* two looks at 1/2 and 1, O'Brien-Fleming spending of 0.025: the
+     * boundaries of SciPy's bivariate normal (make_reference.py) */
+    const double t2[] = {0.5, 1};
+    double c2[2];
+    assert_int_equal(st_stats_gs_spend(c2, t2, 2, 0.025, ST_STATS_SPEND_OBF,
+                                       0), 0);
+    assert_int_equal(st_stats_gs_bounds(z, nominal, t2, c2, 2), 0);
+    assert_true(fabs(z[0] - 2.9625880427275666) < 1e-7);
+    assert_true(fabs(z[1] - 1.9685956406374352) < 1e-7);
+    assert_true(nominal[1] < 0.025);
+}
+
 int main(void)
 {
     st_stats_global_init();
@@ -178,6 +234,9 @@ int main(void)
         cmocka_unit_test(test_stats__adjust),
         cmocka_unit_test(test_stats__bootstrap_reproducible),
         cmocka_unit_test(test_stats__power),
+        cmocka_unit_test(test_stats__ratio_ci),
+        cmocka_unit_test(test_stats__hodges_lehmann),
+        cmocka_unit_test(test_stats__gs_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

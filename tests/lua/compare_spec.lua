@@ -349,7 +349,7 @@ describe("the schedtest policy", function()
     local r = compare.run{ rows = runs("lat", A5, scaled(1.2)), registry = registry, a = "A", b = "B" }
     assert.are.equal("schedtest", r.policy)
     assert.are.equal("REGRESSION", find(r, "lat").verdict)
-    assert.are.equal("gate", r.adjust.method)
+    assert.are.equal("pfer", r.adjust.method)
   end)
 
   it("handles a zero baseline", function()

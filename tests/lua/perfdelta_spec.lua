@@ -42,7 +42,8 @@ describe("perf-delta flag validation", function()
     local cases = {
       { { "--noise-adjust", "1", "--kernel", "x" }, "must be at least 2" },
       { { "--noise-adjust", "3" }, "--noise-adjust needs --kernel" },
-      { { "--threshold", "5", "--policy", "ktstr" }, "exclusive" },
+      { { "--averaged", "--noise-adjust", "3", "--kernel", "x" },
+        "--averaged would be ignored with --noise-adjust" },
       { { "-E", "foo" }, "would be ignored without --noise-adjust" },
       { { "--", "--features", "x" }, "would be ignored without" },
       { { "--must-fail", "worst_p99_wake_latncy_us" },
@@ -93,16 +94,101 @@ describe("perf-delta cached mode", function()
   end)
   after_each(function() gitfix.cleanup(dir) end)
 
-  it("passes when nothing changed", function()
+  it("passes when nothing changed, judged from the spread", function()
     local same = { { p99 = 50 }, { p99 = 51 }, { p99 = 52 } }
     write_runs(dir, base, "perf_a", same)
     write_runs(dir, head, "perf_a", same)
     local r = perf_delta(dir, {})
     assert.are.equal(0, r.code, r.err)
-    assert.matches("averaged across 3 runs (" .. base .. ") and 3 runs (" ..
-                   head .. ")", r.out, 1, true)
-    assert.matches("summary: 0 regressions", r.out, 1, true)
+    -- three runs per side: the same spread-based evidence as noise mode
+    assert.matches("compared 3 runs (" .. base .. ", A) with 3 runs (" ..
+                   head .. ", B)", r.out, 1, true)
+    assert.matches("overall STABLE: 0 regressed", r.out, 1, true)
     assert.matches("gate: pass", r.out, 1, true)
+    -- ktstr's averaged comparison on request, or under its policy
+    for _, args in ipairs({ { "--averaged" }, { "--policy", "ktstr" } }) do
+      local avg = perf_delta(dir, args)
+      assert.are.equal(0, avg.code, avg.err)
+      assert.matches("averaged across 3 runs (" .. base .. ") and 3 runs (" ..
+                     head .. ")", avg.out, 1, true)
+      assert.matches("summary: 0 regressions", avg.out, 1, true)
+    end
+  end)
+
+  it("judges several runs per side from their spread, not two averages",
+     function()
+    -- one noisy outlier boot at HEAD drags the average 20 % up (the absolute gate is 50 µs): the
+    -- averaged rule calls it a regression at --threshold 10, the spread
+    -- says nothing is shown to have changed
+    write_runs(dir, base, "perf_a", { { p99 = 500 }, { p99 = 510 }, { p99 = 490 },
+                                      { p99 = 505 }, { p99 = 495 } })
+    write_runs(dir, head, "perf_a", { { p99 = 502 }, { p99 = 498 }, { p99 = 510 },
+                                      { p99 = 496 }, { p99 = 1000 } })
+    local avg = perf_delta(dir, { "--averaged", "--threshold", "10",
+                                  "--fail-threshold", "1" })
+    assert.are.equal(1, avg.code, avg.out .. avg.err)
+    local spread = perf_delta(dir, { "--threshold", "10", "--fail-threshold", "1",
+                                     "--all-metrics" })
+    assert.are.equal(0, spread.code, spread.out .. spread.err)
+    assert.matches("compared 5 runs", spread.out, 1, true)
+    assert.not_matches("worst_p99_wake_latency_us[^\n]*REGRESSION", spread.out)
+    -- a real shift of every run is caught from the spread
+    gitfix.sh(dir, "rm -rf target")
+    write_runs(dir, base, "perf_a", { { p99 = 500 }, { p99 = 510 }, { p99 = 490 },
+                                      { p99 = 505 }, { p99 = 495 } })
+    write_runs(dir, head, "perf_a", { { p99 = 650 }, { p99 = 660 }, { p99 = 640 },
+                                      { p99 = 655 }, { p99 = 645 } })
+    local r = perf_delta(dir, { "--fail-threshold", "1" })
+    assert.are.equal(1, r.code, r.out .. r.err)
+    assert.matches("worst_p99_wake_latency_us[^\n]*REGRESSION", r.out)
+    assert.matches("CI of change", r.out, 1, true)
+  end)
+
+  it("takes fail_threshold and must_fail from a policy file, flags over them",
+     function()
+    write_runs(dir, base, "perf_a", { { p99 = 50, iters = 1000000 } })
+    write_runs(dir, head, "perf_a", { { p99 = 500, iters = 1000000 } })
+    local policy = dir .. "/ci-policy.lua"
+    assert(fs.write_atomic(policy, "return { fail_threshold = 1 }\n"))
+    -- the default threshold (5) would pass one regression; the file's 1 fails
+    assert.are.equal(0, perf_delta(dir, {}).code)
+    local r = perf_delta(dir, { "--policy", policy })
+    assert.are.equal(1, r.code, r.out .. r.err)
+    assert.matches("1 regression(s) >= fail threshold 1", r.out, 1, true)
+    -- the command line wins over the file
+    assert.are.equal(0, perf_delta(dir, { "--policy", policy,
+                                          "--fail-threshold", "0" }).code)
+    -- a policy's must_fail fails on its own, with the count gate off
+    assert(fs.write_atomic(policy, "return { fail_threshold = 0, must_fail = " ..
+                                   "{ 'worst_p99_wake_latency_us' } }\n"))
+    local m = perf_delta(dir, { "--policy", policy })
+    assert.are.equal(1, m.code, m.out .. m.err)
+    assert.matches("must-fail metric worst_p99_wake_latency_us regressed",
+                   m.out, 1, true)
+    -- --must-fail on the command line replaces the file's list
+    assert.are.equal(0, perf_delta(dir, { "--policy", policy, "--must-fail",
+                                          "worst_gap_ms" }).code)
+  end)
+
+  it("--threshold changes the gates, not the policy", function()
+    write_runs(dir, base, "perf_a", { { p99 = 500 } })
+    write_runs(dir, head, "perf_a", { { p99 = 600 } })
+    -- +20 %: below the registry's 25 % gate, above --threshold 10
+    assert.are.equal(0, perf_delta(dir, { "--fail-threshold", "1" }).code)
+    local out = dir .. "/r.json"
+    local r = perf_delta(dir, { "--fail-threshold", "1", "--threshold", "10",
+                                "--format", "json", "--output", out })
+    assert.are.equal(1, r.code, r.out .. r.err)
+    local doc = require("cjson").decode(fs.read_file(out))
+    assert.are.equal("schedtest", doc.policy)
+    -- with a policy file, its other settings stay
+    local policy = dir .. "/p.lua"
+    assert(fs.write_atomic(policy, "return { name = 'mine', fail_threshold = 1 }\n"))
+    r = perf_delta(dir, { "--policy", policy, "--threshold", "10", "--format",
+                          "json", "--output", out })
+    assert.are.equal(1, r.code, r.out .. r.err)
+    doc = require("cjson").decode(fs.read_file(out))
+    assert.are.equal("mine", doc.policy)
   end)
 
   it("fails on a regression with --fail-threshold 1 and names it", function()

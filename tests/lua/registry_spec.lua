@@ -24,6 +24,18 @@ describe("schedtest.registry", function()
     end
   end)
 
+  it("groups derived and duplicate metrics into families", function()
+    for _, n in ipairs{ "total_iterations", "iteration_rate", "iterations_per_cpu_sec" } do
+      assert.are.equal("throughput", registry.family(n))
+      assert.are.equal("throughput", registry.get(n).family)
+    end
+    assert.are.equal("latency", registry.family("worst_p99_wake_latency_us"))
+    assert.are.equal("latency", registry.family("worst_p99_timer_latency_us"))
+    assert.are.equal("schbench_wakeup", registry.family("wakeup_p99_latency_us_whole"))
+    assert.are.equal("worst_gap_ms", registry.family("worst_gap_ms")) -- its own
+    assert.are.equal("frobs", registry.family("frobs"))
+  end)
+
   it("synthesizes entries for unregistered names from tokens", function()
     local e = registry.lookup("my_wake_latency_p50")
     assert.are.same({ "LowerBetter", "Gauge", 0, 0.10, false },

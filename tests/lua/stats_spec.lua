@@ -82,6 +82,52 @@ describe("schedtest.stats against SciPy", function()
         end
       end)
 
+      if ds.ratio_ci then
+        it("ratio interval (log-ratio and Fieller)", function()
+          for _, want in ipairs(ds.ratio_ci) do
+            local what = string.format("ratio_ci %s %.2f", want.method, want.level)
+            local got, _, code = stats.ratio_ci(ds.a, ds.b, { level = want.level, method = want.method })
+            if want.error then
+              assert.are.equal(want.error, code, what)
+            else
+              assert(got, what)
+              for _, k in ipairs{ "estimate", "lo", "hi", "se", "dof" } do
+                if want[k] ~= nil then close(got[k], want[k], what .. "." .. k) end
+              end
+              assert.are.equal(want.clamped or false, got.clamped, what .. ".clamped")
+              assert.is_true(got.lo >= 0 or not got.clamped)
+            end
+          end
+        end)
+      end
+
+      it("Hodges-Lehmann shift and Moses interval", function()
+        for _, want in ipairs(ds.hodges_lehmann) do
+          local what = string.format("hl %.2f", want.level)
+          local got = assert(stats.hodges_lehmann(ds.a, ds.b, { level = want.level }))
+          assert.are.equal(want.method, got.method, what)
+          assert.are.equal(want.attainable, got.attainable, what)
+          for _, k in ipairs{ "estimate", "lo", "hi", "coverage" } do
+            close(got[k], want[k], what .. "." .. k)
+          end
+        end
+      end)
+
+      if ds.hodges_lehmann_one then
+        it("one-sample Hodges-Lehmann (Walsh averages)", function()
+          local d = {}
+          for i = 1, #ds.a do d[i] = ds.b[i] - ds.a[i] end
+          for _, want in ipairs(ds.hodges_lehmann_one) do
+            local what = string.format("hl1 %.2f", want.level)
+            local got = assert(stats.hodges_lehmann_one(d, { level = want.level }))
+            assert.are.equal(want.attainable, got.attainable, what)
+            for _, k in ipairs{ "estimate", "lo", "hi", "coverage" } do
+              close(got[k], want[k], what .. "." .. k)
+            end
+          end
+        end)
+      end
+
       if ds.paired_t then
         it("paired t-test", function()
           local got, _, code = stats.paired_t(ds.a, ds.b)
@@ -116,7 +162,8 @@ describe("schedtest.stats against SciPy", function()
   it("detectable change and needed n", function()
     for _, c in ipairs(ref.power) do
       if c.mde then
-        close(stats.mde{ n = c.n, cv = c.cv, alpha = c.alpha, power = c.power, sides = c.sides },
+        close(stats.mde{ n = c.n, cv = c.cv, alpha = c.alpha, power = c.power, sides = c.sides,
+                         paired = c.paired },
               c.mde, "mde n=" .. c.n)
       else
         local n, _, code = stats.n_for{ change = c.change, cv = c.cv, alpha = c.alpha,
@@ -128,6 +175,39 @@ describe("schedtest.stats against SciPy", function()
         end
       end
     end
+  end)
+end)
+
+describe("schedtest.stats t tail", function()
+  it("matches SciPy's t.sf", function()
+    for _, c in ipairs(ref.t_sf) do
+      close(assert(stats.t_sf(c.t, c.dof)), c.sf, string.format("t_sf(%g, %g)", c.t, c.dof))
+    end
+    assert.are.equal(0, stats.t_sf(math.huge, 3))
+    assert.are.equal("EINVAL", select(3, stats.t_sf(1, 0)))
+  end)
+end)
+
+describe("schedtest.stats group-sequential boundaries", function()
+  it("spends alpha like the reference and finds the same boundaries", function()
+    for i, plan in ipairs(ref.sequential) do
+      local cum = assert(stats.gs_spend(plan.t, plan.alpha, plan.kind))
+      for j = 1, #plan.t do close(cum[j], plan.cum[j], "spend" .. i .. "." .. j) end
+      local b = assert(stats.gs_bounds(plan.t, plan.cum))
+      for j = 1, #plan.t do
+        -- numerical integration on both sides: agree to 1e-7 on the z scale
+        assert(math.abs(b.z[j] - plan.z[j]) < 1e-7,
+               string.format("plan %d look %d: z %.12g, want %.12g", i, j, b.z[j], plan.z[j]))
+        if plan.z_scipy then assert(math.abs(b.z[j] - plan.z_scipy[j]) < 1e-7) end
+      end
+      -- the last look of a plan is never tested at more than the total alpha
+      assert.is_true(b.nominal[#plan.t] <= plan.alpha)
+    end
+  end)
+
+  it("rejects fractions that do not increase", function()
+    assert.are.equal("EINVAL", select(3, stats.gs_bounds({ 0.5, 0.5 }, { 0.001, 0.002 })))
+    assert.are.equal("EINVAL", select(3, stats.gs_spend({ 1.5 }, 0.01, "obf")))
   end)
 end)
 
@@ -172,6 +252,31 @@ describe("schedtest.stats on degenerate input", function()
     assert.has_error(function() stats.paired_t({ 1, 2 }, { 1 }) end)
     assert.has_error(function() stats.bootstrap({ 1, 2 }, { 1, 2 }, { bogus = 1 }) end)
     assert.has_error(function() stats.adjust({ 0.1 }, "bonferroni") end)
+  end)
+
+  it("ratio intervals refuse a zero baseline and never go below 0 for non-negative data", function()
+    assert.are.equal("EDOMAIN", select(3, stats.ratio_ci({ -1, 1 }, { 2, 3 })))
+    assert.are.equal("EDOMAIN", select(3, stats.ratio_ci({ 0, 2 }, { 2, 3 }, { method = "log" })))
+    -- a rate that fell a lot with a noisy baseline: a symmetric interval
+    -- would reach below -100 %
+    local r = assert(stats.ratio_ci({ 1, 9, 2, 10 }, { 0, 0.1, 0.2, 0 }, { method = "fieller" }))
+    assert.are.equal(0, r.lo)
+    assert.is_true(r.clamped)
+    r = assert(stats.ratio_ci({ 1, 9, 2, 10 }, { 0.05, 0.1, 0.2, 0.02 }))
+    assert.is_true(r.lo > 0 and r.hi > r.estimate)
+    r = assert(stats.ratio_ci({ 2, 2 }, { 3, 3 }))
+    assert.are.equal(1.5, r.lo); assert.are.equal(1.5, r.hi)
+  end)
+
+  it("Hodges-Lehmann says when the sizes cannot reach the level", function()
+    local h = assert(stats.hodges_lehmann({ 1, 2 }, { 3, 4 }))
+    assert.is_false(h.attainable); assert.are.equal(-math.huge, h.lo)
+    assert.are.equal(2, h.estimate)
+    -- one outlier boot moves the estimate by at most one rank
+    local a = { 100, 101, 99, 100.5, 99.5 }
+    local b = { 110, 111, 109, 110.5, 400 }
+    h = assert(stats.hodges_lehmann(a, b))
+    assert.is_true(h.estimate > 9 and h.estimate < 12)
   end)
 
   it("rejects p-values outside [0, 1]", function()

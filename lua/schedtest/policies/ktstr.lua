@@ -12,6 +12,8 @@ return {
   fail_threshold = 5,
   alpha = 0.05,
   spread_threshold = 5,
+  count = "metrics",      -- every regressed metric counts toward the threshold
+  cached = "averaged",    -- cached mode compares the averages of the sides
   -- verdict and gate: the engine's built-ins (compare.ktstr_verdict,
   -- compare.default_gate) are this rule.
 }

@@ -85,6 +85,26 @@ function M.pct(r)
   return string.format("%+.1f%%", r.rel_delta * 100)
 end
 
+-- A relative change as a percentage; an unbounded end says so.
+local function pct_end(x)
+  if x == math.huge then return "+inf" end
+  if x == -math.huge then return "-inf" end
+  return string.format("%+.1f%%", x * 100)
+end
+
+--- "95% CI of change -12.0%..+3.4%" for a row with an interval, or nil.
+--- A metric whose values are all >= 0 can fall by 100 % at most: its
+--- interval never reads below -100 %.
+function M.interval(r)
+  local lo, hi = r.ci_lo, r.ci_hi
+  if lo == nil or hi == nil or lo ~= lo or hi ~= hi then return nil end
+  if lo == -math.huge and hi == math.huge then return nil end
+  local nonneg = r.a and r.b and (r.a.min or -1) >= 0 and (r.b.min or -1) >= 0
+  if nonneg and lo < -1 then lo = -1 end
+  return string.format("%d%% CI of change %s..%s", math.floor((r.ci_level or 0.95) * 100 + 0.5),
+                       pct_end(lo), pct_end(hi))
+end
+
 --- The verdict word with its annotations: "REGRESSION (noisy spread)".
 function M.verdict_text(r)
   local v = r.verdict or "?"
@@ -114,6 +134,19 @@ function M.health_rows(result)
     end
   end
   return out
+end
+
+--- "4 regressed" or, when the gate counts families and some regressed
+--- rows share one, "4 regressed (2 metric families)".
+function M.regressed_text(result)
+  local t = result.totals or {}
+  local n = t.regressions or 0
+  local g = result.gate or {}
+  if g.count == "families" and g.counted and g.counted ~= n then
+    return string.format("%d regressed (%d metric famil%s)", n, g.counted,
+                         g.counted == 1 and "y" or "ies")
+  end
+  return string.format("%d regressed", n)
 end
 
 --- Overall word of the footer: STABLE, REGRESSED, IMPROVED or both;

@@ -88,9 +88,9 @@ function M.render(result, opts)
       b.runs or 0, esc(a.label), a.runs or 0, esc(result.mode or "?"),
       esc(result.policy or "?"), result.context and result.context.how
         and ("; baseline " .. esc(result.context.how)) or ""),
-    string.format('<p id="summary">%d regressed, %d improved, %d stable, ' ..
+    string.format('<p id="summary">%s, %d improved, %d stable, ' ..
       '%d informational, %d inconclusive, %d under-sampled; %d paired ' ..
-      'scenario(s).</p>', t.regressions or 0, t.improvements or 0,
+      'scenario(s).</p>', esc(common.regressed_text(result)), t.improvements or 0,
       t.stable or 0, t.informational or 0, t.inconclusive or 0, t.noisy or 0,
       t.paired_keys or 0),
   }

@@ -108,6 +108,13 @@ local function export(result)
     local copy = {}
     for k, v in pairs(r) do copy[k] = v end
     copy.entry = nil
+    if r.evidence then
+      -- the evidence without its working arrays and caches
+      local ev = {}
+      for k, v in pairs(r.evidence) do ev[k] = v end
+      ev.xa, ev.xb, ev.d, ev.bounds = nil, nil, nil, nil
+      copy.evidence = ev
+    end
     rows[i] = copy
   end
   doc.rows = rows

@@ -26,9 +26,9 @@ function M.render(result, opts)
     out[#out + 1] = "Baseline: " .. result.context.how .. "."
   end
   out[#out + 1] = ""
-  out[#out + 1] = string.format("%d regressed, %d improved, %d stable, %d " ..
+  out[#out + 1] = string.format("%s, %d improved, %d stable, %d " ..
     "informational, %d inconclusive, %d under-sampled, over %d paired " ..
-    "scenario(s).", t.regressions or 0, t.improvements or 0, t.stable or 0,
+    "scenario(s).", common.regressed_text(result), t.improvements or 0, t.stable or 0,
     t.informational or 0, t.inconclusive or 0, t.noisy or 0,
     t.paired_keys or 0)
   local g = result.gate or {}

@@ -20,18 +20,18 @@ end
 
 local function detail(r)
   local parts = {}
-  if r.p then
+  if r.p and not r.evidence then
+    -- ktstr's rule: Welch's p on the raw values (the default policy's
+    -- reasons carry its own evidence)
     local p = string.format("p=%.3g", r.p)
     if r.p_adj and r.p_adj ~= r.p then
       p = p .. string.format(" (adjusted %.3g)", r.p_adj)
     end
     parts[#parts + 1] = p
   end
-  if r.disjoint then parts[#parts + 1] = "disjoint bands" end
-  if common.finite(r.ci_lo) and common.finite(r.ci_hi) then
-    parts[#parts + 1] = string.format("CI of change %+.1f%%..%+.1f%%",
-                                      r.ci_lo * 100, r.ci_hi * 100)
-  end
+  if r.disjoint and not r.evidence then parts[#parts + 1] = "disjoint bands" end
+  local ci = common.interval(r)
+  if ci then parts[#parts + 1] = ci end
   for _, why in ipairs(r.reasons or {}) do parts[#parts + 1] = why end
   return table.concat(parts, "; ")
 end
@@ -57,6 +57,7 @@ end
 
 local function noise_table(result, opts, out)
   local a, b = result.sides.a, result.sides.b
+  local cmd = result.cached and "perf-delta" or "perf-delta --noise-adjust"
   out[#out + 1] = string.format("compared %d runs (%s, A) with %d runs " ..
     "(%s, B); policy %s", a.runs or 0, a.label, b.runs or 0, b.label,
     tostring(result.policy))
@@ -64,9 +65,9 @@ local function noise_table(result, opts, out)
   local rows = common.visible_rows(result, opts.all_metrics)
   local t = result.totals or {}
   if #rows == 0 then
-    out[#out + 1] = string.format("perf-delta --noise-adjust: %d metric(s) " ..
+    out[#out + 1] = string.format("%s: %d metric(s) " ..
       "compared, none meaningfully changed (%d under-sampled%s); re-run " ..
-      "with --all-metrics to see them", t.rows or 0, t.noisy or 0,
+      "with --all-metrics to see them", cmd, t.rows or 0, t.noisy or 0,
       (t.inconclusive or 0) > 0 and (", " .. t.inconclusive ..
         " inconclusive") or "")
   else
@@ -92,16 +93,21 @@ local function noise_table(result, opts, out)
   local overall = common.overall(result)
   if overall == "STABLE" and ((t.regressions or 0) + (t.improvements or 0)) > 0
   then
-    extra = extra .. " (moves are below the significance cutoff, more " ..
-      "likely noise than signal)"
+    if (result.gate or {}).count == "families" then
+      extra = extra .. string.format(" (below the fail threshold of %s " ..
+        "metric families)", tostring(result.fail_threshold))
+    else
+      extra = extra .. " (moves are below the significance cutoff, more " ..
+        "likely noise than signal)"
+    end
   end
-  out[#out + 1] = string.format("perf-delta --noise-adjust: %d paired " ..
-    "scenario(s); overall %s: %d regressed, %d improved, %d stable%s, %d " ..
-    "under-sampled (<2 runs)%s", t.paired_keys or 0,
+  out[#out + 1] = string.format("%s: %d paired " ..
+    "scenario(s); overall %s: %s, %d improved, %d stable%s, %d " ..
+    "under-sampled (<2 runs)%s", cmd, t.paired_keys or 0,
     paint(opts, overall == "STABLE" and "" or
           (overall:find("REGRESSED") and "REGRESSION" or "improvement"),
           overall),
-    t.regressions or 0, t.improvements or 0, t.stable or 0,
+    common.regressed_text(result), t.improvements or 0, t.stable or 0,
     (t.informational or 0) > 0 and
       string.format(", %d informational", t.informational) or "",
     t.noisy or 0, extra)
