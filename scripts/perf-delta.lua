@@ -21,7 +21,12 @@ With --noise-adjust N, checks both commits out into plain checkouts, builds
 each side once, runs each side's performance_mode tests N times
 (interleaved: baseline round i, then HEAD round i) into a directory of
 this invocation's own under the runs root, and compares those runs alone
-from the observed spread.  One perf-delta runs per runs root at a time.
+from the observed spread.  Without the virtual clock the sides take turns
+in an order that alternates per round.  --noise-adjust auto[:MAX] adds
+rounds in looks (5, 10, 20, ... runs per side) while gated metrics are
+INCONCLUSIVE, up to MAX, each look tested at a level that keeps the
+false-fail rate of all looks together at the policy's.  One perf-delta
+runs per runs root at a time.
 
 Clocks and seeds: under TCG the rounds measure in virtual time (qemu's
 instruction counter; see --clock), which host load cannot move, so both
@@ -66,11 +71,15 @@ p:flag{ "--relevant", help = "only tests that base..HEAD (and the work " ..
 p:option{ "--kernel", metavar = "KERNEL",
           help = "kernel for the runs: bzImage, source tree or cache " ..
                  "name (required with --noise-adjust)" }
-p:option{ "--noise-adjust", metavar = "N", type = "integer",
-          check = function(v) return v >= 2,
-            "must be at least 2 (variance needs two samples; 5 or more " ..
-            "is recommended)" end,
-          help = "produce N runs per side and compare from the spread" }
+p:option{ "--noise-adjust", metavar = "N|auto[:MAX]",
+          check = function(v) return perf.parse_noise_adjust(v) ~= nil,
+            "expected a number of runs of at least 2 (variance needs two " ..
+            "samples; 5 or more is recommended), or auto or auto:MAX " ..
+            "(MAX at least 5)" end,
+          help = "produce N runs per side and compare from the spread; " ..
+                 "auto[:MAX] keeps adding rounds while gated metrics are " ..
+                 "INCONCLUSIVE, up to MAX per side (default 20), with " ..
+                 "sequential error control" }
 p:option{ "--noise-spread-threshold", metavar = "PCT", type = "number",
           help = "flag sides whose spread exceeds PCT (advisory) " ..
                  "[default: 5]" }

@@ -34,6 +34,18 @@ end
 -- Flag validation (before anything runs)
 -- ===================================================================
 
+--- `--noise-adjust`: "N" (N >= 2) gives N, nil; "auto" or "auto:MAX"
+-- (MAX >= 5, default 20) gives nil, MAX.  Anything else gives nil.
+function M.parse_noise_adjust(spec)
+  spec = tostring(spec)
+  local n = spec:match("^%d+$") and tonumber(spec)
+  if n then return n >= 2 and n or nil, nil end
+  if spec == "auto" then return false, 20 end
+  local max = tonumber(spec:match("^auto:(%d+)$") or "")
+  if max and max >= 5 then return false, max end
+  return nil
+end
+
 --- Check flag combinations that would otherwise be silently ignored.
 function M.validate(opts)
   local noise = opts.noise_adjust ~= nil
@@ -215,20 +227,16 @@ local function color_wanted()
   return host.isatty(1) and (os.getenv("NO_COLOR") or "") == ""
 end
 
---- Compare the pool's two sides and write the reports; returns the exit
--- status.  mode is "scalar" (cached) or "noise"; health (schedtest.health)
--- says whether every test ran on both sides: its failures fail the gate.
-function M.compare_and_report(pool, opts, ctx, mode, health)
-  local compare = require "schedtest.compare"
-  local report = require "schedtest.report"
-  local view_a = pool:filter{ commit = ctx.base.label }
-  local view_b = pool:filter{ commit = ctx.head_label }
+--- The comparison of the pool's two sides, without reports.  mode is
+-- "scalar" (cached) or "noise"; ctx.sequential (a look of --noise-adjust
+-- auto) tests the rows at that look's level.
+function M.compare(pool, opts, ctx, mode)
   -- One precedence for every setting: a flag given on the command line
   -- over the policy file over the defaults (compare.settings); a flag not
   -- given is nil so the policy's value stands.  Cached mode ("scalar")
   -- judges keys with two or more runs per side from their spread unless
   -- --averaged or the policy asks for ktstr's averaged comparison.
-  local result = compare.run{
+  return require("schedtest.compare").run{
     rows = pool, a = ctx.base.label, b = ctx.head_label,
     mode = mode == "scalar" and "cached" or mode, averaged = opts.averaged,
     -- noise mode's interleaved rounds pair (a row's `round`, else the
@@ -238,10 +246,22 @@ function M.compare_and_report(pool, opts, ctx, mode, health)
     fail_threshold = opts.fail_threshold,
     must_fail = opts.must_fail and ctx.must_fail or nil,
     spread_threshold = opts.noise_spread_threshold,
+    sequential = ctx.sequential,
   }
+end
+
+--- Compare the pool's two sides and write the reports; returns the exit
+-- status.  mode is "scalar" (cached) or "noise"; health (schedtest.health)
+-- says whether every test ran on both sides: its failures fail the gate.
+function M.compare_and_report(pool, opts, ctx, mode, health)
+  local report = require "schedtest.report"
+  local view_a = pool:filter{ commit = ctx.base.label }
+  local view_b = pool:filter{ commit = ctx.head_label }
+  local result = M.compare(pool, opts, ctx, mode)
   require("schedtest.health").apply(result, health)
+  if ctx.auto then result.notes[#result.notes + 1] = ctx.auto.note end
   result.context = { how = ctx.base.how, base = ctx.base.label,
-                     head = ctx.head_label,
+                     head = ctx.head_label, rounds = ctx.auto,
                      invocation = ctx.invocation and ctx.invocation.dir,
                      sources = ctx.sources }
   result.host_delta = M.host_delta(view_a, view_b, ctx.base.label,
@@ -710,7 +730,7 @@ end
 -- the rounds run, their clock and seeds (the base seed reproduces them).
 local function print_plan(ctx, tests, n, kinfo, plan, inv)
   io.stdout:write(string.format("perf-delta: candidate HEAD %s vs baseline " ..
-    "%s\n  baseline: %s\n  perf tests: %s\n  runs: %d per side, " ..
+    "%s\n  baseline: %s\n  perf tests: %s\n  runs: %s per side, " ..
     "%s; kernel %s (%s)\n  clock: %s; seeds from base %d, the same " ..
     "for both sides of a round (--seed %d reproduces them)\n" ..
     "  invocation: %s\n", ctx.head_label, ctx.base.label, ctx.base.how,
@@ -730,13 +750,16 @@ local function round_records(records, doc, side, i)
   end
 end
 
---- Every round of both sides: round i gets round_seed(base, i) on both
--- sides, and runs both sides at once when plan.together, else baseline
--- then HEAD.  Returns the health records, or nil, message.
-function M.run_rounds(sides, n, round_ctx, plan)
-  local records = {}
-  local bar = progress(2 * n)
-  for i = 0, n - 1 do
+--- Rounds first..last (0-based) of both sides, their health records
+-- appended to `records`: round i gets round_seed(base, i) on both sides,
+-- and runs both sides at once when plan.together; otherwise the sides take
+-- turns in an order that alternates with the round (baseline first in
+-- even rounds, HEAD first in odd ones), so a drift or an order effect
+-- within a round falls on both sides alike.  Returns records, or nil,
+-- message.
+function M.run_rounds(sides, first, last, round_ctx, plan, records, bar)
+  local n = last + 1
+  for i = first, last do
     local seed = M.round_seed(plan.base_seed, i)
     if plan.together then
       bar.start(string.format("round %d/%d: %s %s and %s %s at once",
@@ -749,7 +772,9 @@ function M.run_rounds(sides, n, round_ctx, plan)
         round_records(records, docs[k], side, i)
       end
     else
-      for _, side in ipairs(sides) do
+      local order = i % 2 == 0 and { sides[1], sides[2] }
+                    or { sides[2], sides[1] }
+      for _, side in ipairs(order) do
         bar.start(string.format("%s %s round %d/%d", side.what, side.label,
                                 i + 1, n))
         local doc, why = M.run_round(side, i, n, round_ctx, seed)
@@ -762,9 +787,53 @@ function M.run_rounds(sides, n, round_ctx, plan)
   return records
 end
 
+-- The health of the rounds so far (n asked per side).
+local function assess(records, n, opts, ctx, expected)
+  return require("schedtest.health").assess(records, {
+    asked = n, min_runs = opts.min_runs, expected = expected,
+    labels = { a = "baseline " .. ctx.base.label,
+               b = "HEAD " .. ctx.head_label } })
+end
+
+--- --noise-adjust auto[:MAX]: rounds in looks (schedtest.sequential),
+-- each look compared at its own level, until the gated metrics are
+-- decided, the gate fails or MAX runs per side ran.  Returns the records
+-- and the runs per side, or nil, message; ctx.sequential and ctx.auto say
+-- which look the final comparison is and why the rounds stopped.
+function M.run_auto(sides, max, round_ctx, plan, ctx, opts, expected)
+  local seq = require "schedtest.sequential"
+  local splan = seq.plan{ max = max }
+  local records, done, n, previous = {}, 0, splan.looks[1], nil
+  local bar = progress(2 * max)
+  while true do
+    local ok, why = M.run_rounds(sides, done, n - 1, round_ctx, plan,
+                                 records, bar)
+    if not ok then return nil, why end
+    done = n
+    local pool, pmsg = open_pool(round_ctx.inv.dir)
+    if not pool then return nil, pmsg end
+    ctx.sequential = { plan = splan, runs = n, previous = previous }
+    local result = M.compare(pool, opts, ctx, "noise")
+    require("schedtest.health").apply(result, assess(records, n, opts, ctx,
+                                                     expected))
+    local d = seq.decide(splan, result)
+    say("perf-delta: look %d after %d run(s) per side: %s", d.look, n,
+        d.stop and ("stop — " .. d.reason) or
+        ("continue to " .. d.next .. " — " .. (d.reason or "")))
+    if d.stop then
+      ctx.auto = { runs = n, max = max, look = d.look, why = d.reason,
+                   note = string.format("--noise-adjust auto: %d run(s) " ..
+                     "per side in %d look(s), stopped: %s", n, d.look,
+                     d.reason) }
+      return records, n
+    end
+    n, previous = d.next, result
+  end
+end
+
 function M.noise(opts, ctx)
   local kernel_mod = require "schedtest.kernel"
-  local n = opts.noise_adjust
+  local n = opts.noise_adjust or opts.noise_auto
   if opts.min_runs and opts.min_runs > n then
     usage.error("schedtest perf-delta: --min-runs %d is more than the %d " ..
                 "runs per side --noise-adjust asks for", opts.min_runs, n)
@@ -839,7 +908,9 @@ function M.noise(opts, ctx)
   -- Created only now, so an early stop leaves nothing in the runs root.
   local ok, merr = fs.mkdir_p(inv.logs)
   if not ok then return env_error("cannot create " .. inv.dir .. ": " .. merr) end
-  print_plan(ctx, expected.a, n, kinfo, plan, inv)
+  print_plan(ctx, expected.a, opts.noise_auto and
+             ("auto, up to " .. opts.noise_auto) or tostring(n), kinfo, plan,
+             inv)
   if #expected.a == 0 then
     say("perf-delta: the baseline %s has no performance_mode test%s — " ..
         "nothing to compare", ctx.base.label,
@@ -847,14 +918,19 @@ function M.noise(opts, ctx)
     return M.EXIT.pass
   end
 
-  local records, rwhy = M.run_rounds(sides, n, { inv = inv, kinfo = kinfo,
-    filters = filters, opts = opts }, plan)
+  local round_ctx = { inv = inv, kinfo = kinfo, filters = filters,
+                      opts = opts }
+  local records, rwhy
+  if opts.noise_auto then
+    records, rwhy = M.run_auto(sides, opts.noise_auto, round_ctx, plan, ctx,
+                               opts, expected)
+    n = rwhy
+  else
+    records, rwhy = M.run_rounds(sides, 0, n - 1, round_ctx, plan, {},
+                                 progress(2 * n))
+  end
   if not records then return env_error(rwhy) end
-
-  local health = require("schedtest.health").assess(records, {
-    asked = n, min_runs = opts.min_runs, expected = expected,
-    labels = { a = "baseline " .. ctx.base.label,
-               b = "HEAD " .. ctx.head_label } })
+  local health = assess(records, n, opts, ctx, expected)
   local pool, pmsg = open_pool(inv.dir)
   if not pool then return env_error(pmsg) end
   ctx.invocation = inv
@@ -864,6 +940,10 @@ end
 
 --- The whole command: validate, resolve, produce (noise) or not, compare.
 function M.main(opts)
+  if opts.noise_adjust ~= nil then
+    opts.noise_adjust, opts.noise_auto =
+      M.parse_noise_adjust(opts.noise_adjust)
+  end
   M.validate(opts)
   local noise = opts.noise_adjust ~= nil
   local must_fail = M.must_fail_list(opts.must_fail, noise)

@@ -40,7 +40,10 @@ end
 describe("perf-delta flag validation", function()
   it("rejects misuse before touching anything, exit 2", function()
     local cases = {
-      { { "--noise-adjust", "1", "--kernel", "x" }, "must be at least 2" },
+      { { "--noise-adjust", "1", "--kernel", "x" },
+        "expected a number of runs of at least 2" },
+      { { "--noise-adjust", "auto:3", "--kernel", "x" },
+        "or auto or auto:MAX (MAX at least 5)" },
       { { "--noise-adjust", "3" }, "--noise-adjust needs --kernel" },
       { { "--averaged", "--noise-adjust", "3", "--kernel", "x" },
         "--averaged would be ignored with --noise-adjust" },
@@ -396,3 +399,36 @@ describe("perf-delta rounds: seeds and clocks", function()
                                               b = { "host" } }, "x", "y"))
   end)
 end)
+
+describe("perf-delta --noise-adjust auto and the round order", function()
+  local perf = require "schedtest.perfdelta"
+
+  it("parses N, auto and auto:MAX", function()
+    assert.are.same({ 5 }, { perf.parse_noise_adjust("5") })
+    assert.are.same({ false, 20 }, { perf.parse_noise_adjust("auto") })
+    assert.are.same({ false, 12 }, { perf.parse_noise_adjust("auto:12") })
+    assert.is_nil(perf.parse_noise_adjust("1"))
+    assert.is_nil(perf.parse_noise_adjust("auto:4"))
+    assert.is_nil(perf.parse_noise_adjust("auto:x"))
+    assert.is_nil(perf.parse_noise_adjust("3.5"))
+  end)
+
+  it("alternates the sides' order from round to round", function()
+    local saved = perf.run_round
+    local order = {}
+    perf.run_round = function(side, i)
+      order[#order + 1] = side.name .. i
+      return { tests = {} }
+    end
+    local bar = { start = function() end, finish = function() end }
+    local sides = { { name = "base", what = "baseline", label = "a" },
+                    { name = "head", what = "HEAD", label = "b" } }
+    local ok, err = pcall(perf.run_rounds, sides, 0, 3, {},
+                          { base_seed = 1, together = false }, {}, bar)
+    perf.run_round = saved
+    assert(ok, err)
+    assert.are.same({ "base0", "head0", "head1", "base1", "base2", "head2",
+                      "head3", "base3" }, order)
+  end)
+end)
+
