@@ -110,9 +110,17 @@ describe("perf-delta --noise-adjust on examples/scx_vtime", function()
 
   it("passes a branch that changes nothing measurable", function()
     branch(dir, "docs", nil, "docs only")
-    local r = perf_delta(dir, { "--noise-adjust", "3", "--kernel", k.path,
+    -- auto with MAX 5: one look of 5 runs per side; on the virtual clock
+    -- a documentation-only branch runs byte-identical code, so both sides
+    -- of every round measure the same and nothing regresses
+    local r = perf_delta(dir, { "--noise-adjust", "auto:5", "--kernel", k.path,
                                 "-E", "pingpong" })
     assert.are.equal(0, r.code, r.out .. r.err)
+    assert.matches("runs: auto, up to 5 per side", r.out, 1, true)
+    assert.matches("look 1 after 5 run(s) per side: stop", r.err, 1, true)
+    assert.matches("note: --noise-adjust auto: 5 run(s) per side in 1 " ..
+                   "look(s), stopped: ", r.out, 1, true)
+    assert.matches("overall STABLE: 0 regressed", r.out, 1, true)
     assert.matches("gate: pass", r.out, 1, true)
     assert.are.same({}, leftovers())
   end)
