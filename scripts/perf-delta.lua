@@ -124,9 +124,7 @@ p:option{ "--clock", metavar = "MODE", choices = { "auto", "virtual", "host" },
                  "auto uses the suites' choice, else virtual for " ..
                  "performance tests under TCG [default: auto]" }
 p:option{ "--seed", metavar = "S", type = "integer",
-          check = function(v)
-            return v >= 0 and v <= 4294967295, "must be 0 to 4294967295"
-          end,
+          check = require("schedtest.runner").check_seed,
           help = "base seed of the rounds' seeds (printed when drawn at " ..
                  "random); the same base reproduces the same rounds" }
 p:option{ "--runs-root", metavar = "DIR",

@@ -62,9 +62,7 @@ p:option{ "--clock", metavar = "MODE", default = "auto",
                  "(overrides the suite); auto: the suite's, else virtual " ..
                  "for performance tests under TCG" }
 p:option{ "--seed", metavar = "S", type = "integer",
-          check = function(v)
-            return v >= 0 and v <= 4294967295, "must be 0 to 4294967295"
-          end,
+          check = require("schedtest.runner").check_seed,
           help = "every VM's seed (replays a run recorded with it); " ..
                  "default: a random one per run" }
 

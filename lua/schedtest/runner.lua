@@ -509,6 +509,13 @@ local function vm_env_error(test, msg, code)
                        tostring(msg)), code
 end
 
+--- The --seed check of `schedtest test` and perf-delta: a seed is 0 to
+-- vm.MAX_SEED (qemu's -seed and the agent's RNG take 32 bits).
+function M.check_seed(v)
+  local max = require("schedtest.vm").MAX_SEED
+  return v >= 0 and v <= max, "must be 0 to " .. max
+end
+
 --- What every VM needs from the host, checked before anything builds:
 -- qemu runs.  Returns true, or nil, message, code.
 function M.preflight()

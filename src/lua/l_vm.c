@@ -1139,5 +1139,7 @@ int luaopen_schedtest_vm(lua_State *L)
 {
     luax_registertype(L, VM_TYPE, vm_methods, vm_meta);
     luaL_newlib(L, vm_funcs);
+    lua_pushinteger(L, (lua_Integer)ST_VM_MAX_SEED);
+    lua_setfield(L, -2, "MAX_SEED"); /* the largest seed a run takes */
     return 1;
 }
