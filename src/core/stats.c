@@ -56,6 +56,23 @@ static int check_sample(const double *x, size_t n, size_t min_n,
     return 0;
 }
 
+/* Both samples of a two-sample statistic, each with at least min_n
+ * values. */
+static int check_two_samples(const double *a, size_t na, const double *b,
+                             size_t nb, size_t min_n)
+{
+    int rc = check_sample(a, na, min_n, "sample a");
+    return rc < 0 ? rc : check_sample(b, nb, min_n, "sample b");
+}
+
+/* A confidence level strictly between 0 and 1. */
+static int check_level(double level)
+{
+    if (!(level > 0 && level < 1))
+        return st_error_set(ST_EINVAL, "level %g must be in (0, 1)", level);
+    return 0;
+}
+
 /* A sorted malloc'ed copy, or NULL (ST_ENOMEM recorded). */
 static double *sorted_copy(const double *x, size_t n)
 {
@@ -145,8 +162,7 @@ int st_stats_welch(st_stats_ttest *out, const double *a, size_t na,
                    const double *b, size_t nb)
 {
     int rc;
-    if ((rc = check_sample(a, na, 2, "sample a")) < 0 ||
-        (rc = check_sample(b, nb, 2, "sample b")) < 0)
+    if ((rc = check_two_samples(a, na, b, nb, 2)) < 0)
         return rc;
     memset(out, 0, sizeof *out);
     double ma = gsl_stats_mean(a, 1, na), mb = gsl_stats_mean(b, 1, nb);
@@ -216,8 +232,7 @@ int st_stats_disjoint(int *out, const double *a, size_t na, const double *b,
                       size_t nb)
 {
     int rc;
-    if ((rc = check_sample(a, na, 1, "sample a")) < 0 ||
-        (rc = check_sample(b, nb, 1, "sample b")) < 0)
+    if ((rc = check_two_samples(a, na, b, nb, 1)) < 0)
         return rc;
     double amin, amax, bmin, bmax;
     gsl_stats_minmax(&amin, &amax, a, 1, na);
@@ -331,8 +346,7 @@ int st_stats_mann_whitney(st_stats_rank *out, const double *a, size_t na,
                           const double *b, size_t nb)
 {
     int rc;
-    if ((rc = check_sample(a, na, 1, "sample a")) < 0 ||
-        (rc = check_sample(b, nb, 1, "sample b")) < 0)
+    if ((rc = check_two_samples(a, na, b, nb, 1)) < 0)
         return rc;
     memset(out, 0, sizeof *out);
     size_t n = na + nb;
@@ -499,11 +513,9 @@ int st_stats_bootstrap_rel(st_stats_ci *out, const double *a, size_t na,
                            double level, size_t resamples, uint64_t seed)
 {
     int rc;
-    if ((rc = check_sample(a, na, 2, "sample a")) < 0 ||
-        (rc = check_sample(b, nb, 2, "sample b")) < 0)
+    if ((rc = check_two_samples(a, na, b, nb, 2)) < 0 ||
+        (rc = check_level(level)) < 0)
         return rc;
-    if (!(level > 0 && level < 1))
-        return st_error_set(ST_EINVAL, "level %g must be in (0, 1)", level);
     if (resamples < 100)
         return st_error_set(ST_EINVAL, "%zu resamples; at least 100 needed",
                             resamples);
@@ -613,11 +625,9 @@ int st_stats_ratio_ci(st_stats_ratio *out, const double *a, size_t na,
                       st_stats_ratio_method method)
 {
     int rc;
-    if ((rc = check_sample(a, na, 2, "sample a")) < 0 ||
-        (rc = check_sample(b, nb, 2, "sample b")) < 0)
+    if ((rc = check_two_samples(a, na, b, nb, 2)) < 0 ||
+        (rc = check_level(level)) < 0)
         return rc;
-    if (!(level > 0 && level < 1))
-        return st_error_set(ST_EINVAL, "level %g must be in (0, 1)", level);
     memset(out, 0, sizeof *out);
     double ma = gsl_stats_mean(a, 1, na), mb = gsl_stats_mean(b, 1, nb);
     if (fabs(ma) < ST_STATS_EPS)
@@ -702,11 +712,9 @@ int st_stats_hodges_lehmann(st_stats_hl *out, const double *a, size_t na,
                             const double *b, size_t nb, double level)
 {
     int rc;
-    if ((rc = check_sample(a, na, 1, "sample a")) < 0 ||
-        (rc = check_sample(b, nb, 1, "sample b")) < 0)
+    if ((rc = check_two_samples(a, na, b, nb, 1)) < 0 ||
+        (rc = check_level(level)) < 0)
         return rc;
-    if (!(level > 0 && level < 1))
-        return st_error_set(ST_EINVAL, "level %g must be in (0, 1)", level);
     memset(out, 0, sizeof *out);
     size_t total = na * nb;
     double *d = malloc(total * sizeof *d);
@@ -739,10 +747,9 @@ int st_stats_hodges_lehmann1(st_stats_hl *out, const double *d, size_t n,
                              double level)
 {
     int rc;
-    if ((rc = check_sample(d, n, 1, "sample")) < 0)
+    if ((rc = check_sample(d, n, 1, "sample")) < 0 ||
+        (rc = check_level(level)) < 0)
         return rc;
-    if (!(level > 0 && level < 1))
-        return st_error_set(ST_EINVAL, "level %g must be in (0, 1)", level);
     memset(out, 0, sizeof *out);
     size_t total = n * (n + 1) / 2, w = 0;
     double *walsh = malloc(total * sizeof *walsh);
