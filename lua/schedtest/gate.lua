@@ -85,12 +85,28 @@ function M.evaluate(result, ctx, policy)
                   fail_threshold = ctx.fail_threshold, count = ctx.count or "metrics",
                   counted = counted }
   result.exit_code = result.gate.fails and 1 or 0
-  local t = result.totals or {}
-  local k = ctx.fail_threshold
-  local improved = k >= 1 and (t.improvements or 0) > 0 and t.improvements >= k
-  result.overall = result.gate.fails and (improved and "REGRESSED + IMPROVED" or "REGRESSED")
-                   or (improved and "IMPROVED" or "STABLE")
+  result.overall = M.overall(result)
   return result.gate
+end
+
+--- The footer word of a result (ktstr's noise report, §3.6): STABLE,
+--- REGRESSED, IMPROVED (improvements at or above the fail threshold, at
+--- least one) or both; BROKEN when only failed or missing runs
+--- (schedtest.health) tripped the gate.  The one definition: the gate
+--- records it, health.apply re-records it, every report prints it.
+function M.overall(result)
+  local t = result.totals or {}
+  local regressed = result.gate and result.gate.fails
+  if regressed and (t.regressions or 0) == 0 and result.health and
+     #result.health.failures > 0 then
+    return "BROKEN"
+  end
+  local improved = (t.improvements or 0) > 0 and
+    (t.improvements or 0) >= math.max(1, result.fail_threshold or 5)
+  if regressed and improved then return "REGRESSED + IMPROVED" end
+  if regressed then return "REGRESSED" end
+  if improved then return "IMPROVED" end
+  return "STABLE"
 end
 
 --- Exit status of a result (after health.apply, which may raise it).

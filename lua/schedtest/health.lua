@@ -146,8 +146,7 @@ function M.apply(result, health)
   end
   result.gate.reasons = reasons
   result.exit_code = math.max(result.exit_code or 0, 1)
-  result.overall = result.overall and result.overall:find("REGRESSED")
-                   and result.overall or "BROKEN"
+  result.overall = require("schedtest.gate").overall(result)
   return result
 end
 

@@ -149,21 +149,10 @@ function M.regressed_text(result)
   return string.format("%d regressed", n)
 end
 
---- Overall word of the footer: STABLE, REGRESSED, IMPROVED or both;
--- BROKEN when only failed or missing runs tripped the gate.
+--- Overall word of the footer (schedtest.gate.overall), computed afresh
+-- so a result a policy changed after the gate still reads right.
 function M.overall(result)
-  local t = result.totals or {}
-  local regressed = result.gate and result.gate.fails
-  if regressed and (t.regressions or 0) == 0 and result.health and
-     #result.health.failures > 0 then
-    return "BROKEN"
-  end
-  local improved = (t.improvements or 0) > 0 and
-    (t.improvements or 0) >= math.max(1, result.fail_threshold or 5)
-  if regressed and improved then return "REGRESSED + IMPROVED" end
-  if regressed then return "REGRESSED" end
-  if improved then return "IMPROVED" end
-  return "STABLE"
+  return require("schedtest.gate").overall(result)
 end
 
 --- Pad a table of string rows into aligned columns.
