@@ -170,9 +170,12 @@ function M.build_scheduler(sched, root, log_dir, env)
   if sched.build then
     assert(fs.mkdir_p(log_dir))
     local log = log_dir .. "/" .. sched.name .. ".build.log"
+    -- private_tmp: a compiler killed with us leaves its temporaries in
+    -- our swept scratch, not loose in $TMPDIR
     local r, msg, code = proc.run(sched.build, { cwd = root, stdout = log,
                                                  stderr = "stdout", env = env,
-                                                 timeout = 1800 })
+                                                 timeout = 1800,
+                                                 private_tmp = true })
     if not r then
       return nil, string.format("scheduler '%s': cannot run its build " ..
         "command %s: %s", sched.name, table.concat(sched.build, " "), msg),

@@ -10,6 +10,10 @@
  *   while not h:poll(0.1) do ... end   -- or h:wait()
  *   local r = h:wait()                 -- the table run() returns
  *
+ * `private_tmp = true` gives the child a TMPDIR of its own inside a locked
+ * scratch directory, removed afterwards: what a killed compiler leaves
+ * there is swept with the rest of a killed run's scratch.
+ *
  * Ctrl-C (or SIGTERM, SIGHUP) while a child runs (in run(), or in a
  * handle's poll()/wait()) stops the child (its whole process group) and
  * the result says `interrupted = true`.  Closing a handle whose child still runs stops
@@ -72,6 +76,7 @@ typedef struct {
     st_proc_opts o;
     st_fs_scratch tmp;
     char out_path[4096], err_path[4096];
+    char tmpdir_env[4200]; /* "TMPDIR=<scratch>" under private_tmp */
     int cap_out, cap_err;
 } launch;
 
@@ -84,7 +89,8 @@ typedef struct {
 static int parse_launch(lua_State *L, launch *l)
 {
     static const char *const allowed[] = {
-        "cwd", "env", "stdin", "stdout", "stderr", "timeout", NULL
+        "cwd", "env", "stdin", "stdout", "stderr", "timeout", "private_tmp",
+        NULL
     };
     memset(l, 0, sizeof *l);
     l->tmp = (st_fs_scratch)ST_FS_SCRATCH_INIT;
@@ -115,7 +121,7 @@ static int parse_launch(lua_State *L, launch *l)
             nenv++;
             lua_pop(L, 1);
         }
-        env = lua_newuserdatauv(L, sizeof *env * (nenv + 1), 0);
+        env = lua_newuserdatauv(L, sizeof *env * (nenv + 2), 0);
         lua_newtable(L); /* anchors the "K=V" strings */
         int anchor = lua_gettop(L);
         int i = 0;
@@ -130,7 +136,11 @@ static int parse_launch(lua_State *L, launch *l)
         env[i] = NULL;
     } else if (!lua_isnil(L, -1)) {
         return luaL_argerror(L, 2, "option 'env' must be a table");
+    } else {
+        env = lua_newuserdatauv(L, sizeof *env * 2, 0);
+        env[0] = NULL;
     }
+    int private_tmp = luax_optfieldboolean(L, 2, "private_tmp", 0);
 
     /* Every option is read (and may raise) before the scratch directory
      * exists: nothing below raises, so nothing can leak it. */
@@ -145,10 +155,20 @@ static int parse_launch(lua_State *L, launch *l)
     if (strcmp(so, "stdout") == 0)
         return luaL_error(L, "option 'stdout' cannot be \"stdout\"");
 
-    if (strcmp(so, "capture") == 0 || strcmp(se, "capture") == 0) {
+    if (private_tmp || strcmp(so, "capture") == 0 ||
+        strcmp(se, "capture") == 0) {
         int rc = st_fs_scratch_new(&l->tmp, ST_FS_SCRATCH_PROC);
         if (rc < 0)
             return luax_pushfail(L, rc);
+    }
+    if (private_tmp) { /* env has room for one more entry */
+        snprintf(l->tmpdir_env, sizeof l->tmpdir_env, "TMPDIR=%s",
+                 l->tmp.path);
+        int i = 0;
+        while (env[i])
+            i++;
+        env[i] = l->tmpdir_env;
+        env[i + 1] = NULL;
     }
     l->o.stdout_path = output_target(so, l->tmp.path, "out", l->out_path,
                                      sizeof l->out_path, &l->cap_out);

@@ -42,6 +42,19 @@ describe("schedtest.proc.run", function()
     assert.matches("/nonexistent-dir", msg, 1, true)
   end)
 
+  it("gives a child a private TMPDIR, removed with what it left", function()
+    local r = assert(proc.run({ "sh", "-c",
+      "echo \"$TMPDIR\"; touch \"$TMPDIR/ccLEFT.o\"; echo $FOO" },
+      { stdout = "capture", private_tmp = true, env = { FOO = "kept" } }))
+    local dir, foo = r.stdout:match("^(.-)\n(.-)\n$")
+    assert.matches("/schedtest%-proc%-[^/]+$", dir)
+    assert.are.equal("kept", foo)
+    assert.is_nil(require("schedtest.fs").stat(dir))
+    r = assert(proc.run({ "sh", "-c", "echo \"$TMPDIR\"" },
+      { stdout = "capture", private_tmp = true }))
+    assert.matches("/schedtest%-proc%-[^/]+\n$", r.stdout)
+  end)
+
   it("rejects unknown options", function()
     assert.has_error(function() proc.run({ "true" }, { tiemout = 1 }) end)
   end)
