@@ -11,7 +11,14 @@
  * host table records clock, icount_shift and seed.
  *   accel([opts]) -> "kvm"|"tcg", why   (auto resolved once per process)
  *   qemu_version() -> "QEMU emulator version ..." | nil, msg, code
- *   spec(opts)   -> the scenario spec text the guest agent reads
+ *   spec(opts)   -> the scenario text the guest agent reads
+ *   LIMITS, WORK_TYPES, POLICIES, OPS, WORK_PARAMS: from scenario.h
+ *
+ * run, start and spec first call schedtest.scenario.complete(opts): the
+ * defaults are decided there, once, and this binding only checks the
+ * completed table and copies it into a st_scenario (a field complete()
+ * did not fill raises, naming it).  The image is the core's
+ * (guest_image.c); the text is the core's (scenario.c).
  *
  *   handle:poll([ms]) -> finished (boolean) | nil, msg, "EINTR"
  *   handle:console()  -> console text that arrived since the last call
