@@ -617,6 +617,21 @@ test { name = "t", cgroups = {
                    "number from 0 to 1000000, got -1", msg, 1, true)
   end)
 
+  it("bounds sysctl paths and scheduler arguments by the scenario's " ..
+     "buffers", function()
+    local long = string.rep("x", 250)
+    local msg, path = load_error(
+      "scheduler { name = \"s\", binary = \"s\", args = { \"" ..
+      string.rep("a", 256) .. "\" } }\n" ..
+      "test { name = \"t\", cgroups = { {} }, sysctls = { [\"kernel." ..
+      long .. "\"] = 1 } }\n")
+    assert.matches(path .. ":1: scheduler 's': field 'args[1]': longer " ..
+                   "than 255 characters", msg, 1, true)
+    assert.matches(path .. ":2: test 't': field 'sysctls': 'kernel." .. long ..
+                   "': the path /proc/sys/... and the value hold at most " ..
+                   "255 characters each", msg, 1, true)
+  end)
+
   it("checks what each step's operations name, in step order", function()
     local msg, path = load_error([[
 scheduler { name = "s", binary = "s" }
