@@ -173,13 +173,18 @@ static void __attribute__((noreturn)) finish(int code, const char *reason)
     vm_exit(code);
 }
 
+/* The step operation running, "step X: operation N (kind)", so a failure
+ * deep inside it (a scheduler that does not attach again) names it. */
+static char op_context[ST_SCN_NAME_MAX + 64];
+
 static void __attribute__((noreturn, format(printf, 1, 2)))
 fail(const char *fmt, ...)
 {
     char msg[1024];
+    int n = op_context[0] ? snprintf(msg, sizeof msg, "%s: ", op_context) : 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
     finish(ST_FRAME_EXIT_FAIL, msg);
 }
@@ -1115,7 +1120,10 @@ static void apply_step(const st_scn_step *st, FILE *ev, uint64_t start_ns)
 {
     for (int k = 0; k < st->nops; k++) {
         const st_scn_op *op = &st->ops[k];
+        snprintf(op_context, sizeof op_context, "step %s: operation %d (%s)",
+                 st->label, k + 1, st_op_name(op->kind));
         int e = apply_op(op);
+        op_context[0] = '\0';
         if (e < 0)
             fail("step %s: operation %d (%s %s %s): %s", st->label, k + 1,
                  st_op_name(op->kind), op->target[0] ? op->target : "-",
