@@ -142,6 +142,12 @@ describe("schedtest.vm", function()
                    err{ cgroups = { { policy = "deadline" } } }, 1, true)
     assert.matches("(cgroups[1].params: unknown option 'spinus'",
                    err{ cgroups = { { params = { spinus = 1 } } } }, 1, true)
+    -- a field complete() leaves to the caller is named when missing
+    assert.matches("(steps[1].ops[1].target: missing)",
+                   err{ steps = { { ops = { { kind = "write" } } } } }, 1,
+                   true)
+    assert.matches("(scheduler.binary: missing)",
+                   err{ scheduler = { args = {} } }, 1, true)
   end)
 
   it("rejects misuse with an error", function()
