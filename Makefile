@@ -57,8 +57,10 @@ BIN      := $(BUILD)/schedtest
 # The guest agent: PID 1 inside every VM, static so the initramfs needs
 # nothing else (glibc's libc.a comes with build-essential).
 AGENT     := $(BUILD)/schedtest-agent
-AGENT_SRC := $(sort $(wildcard src/guest/*.c))
-AGENT_HDR := $(sort $(wildcard src/guest/*.h))
+# scenario.c is shared with the core: the agent reads the scenario with
+# the very parser the host's writer is tested against.
+AGENT_SRC := $(sort $(wildcard src/guest/*.c)) src/core/scenario.c
+AGENT_HDR := $(sort $(wildcard src/guest/*.h)) include/schedtest/scenario.h
 CORE_LIB := $(BUILD)/libschedtest-core.a
 DEPS_STAMP := build/.deps-ok
 
@@ -95,7 +97,7 @@ $(BIN): $(HOST_OBJ) $(BIND_OBJ) $(CORE_LIB)
 $(AGENT): $(AGENT_SRC) $(AGENT_HDR) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "LD $@ (static)"
-	@$(CC) -static -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -Isrc \
+	@$(CC) -static -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -Iinclude -Isrc \
 		-o $@ $(AGENT_SRC)
 
 # C unit tests link the core and its libraries, never Lua: that keeps the

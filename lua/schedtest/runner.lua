@@ -412,13 +412,19 @@ function M.vm_options(test, ctx)
       steps[i] = { duration = st.duration, label = st.label,
                    sysctls = st.sysctls and strip_sysctl(st.sysctls),
                    writes = st.writes, cpusets = st.cpusets,
-                   weights = st.weights }
+                   weights = st.weights, add_cgroups = st.add_cgroups,
+                   remove_cgroups = st.remove_cgroups, move = st.move,
+                   affinity = st.affinity, detach = st.detach,
+                   attach = st.attach }
     end
   end
   local cgroups = {}
   for i, cg in ipairs(test.cgroups or {}) do
     cgroups[i] = { name = cg.name, workers = cg.workers, work = cg.work,
-                   cpuset = cg.cpuset, weight = cg.weight, fanout = cg.fanout }
+                   cpuset = cg.cpuset, weight = cg.weight, fanout = cg.fanout,
+                   params = cg.params, policy = cg.policy,
+                   priority = cg.priority, nice = cg.nice,
+                   affinity = cg.affinity, comm = cg.comm }
   end
   local plan = ctx.clocks and ctx.clocks[test.name] or { clock = "host" }
   return {

@@ -18,6 +18,8 @@
 
 local fs = require "schedtest.fs"
 local host = require "schedtest.host"
+local vm = require "schedtest.vm"
+local scenario = require "schedtest.scenario"
 
 local string, table, math, os = string, table, math, os
 local assert, error, ipairs, pairs, pcall, select, setmetatable, tonumber,
@@ -31,41 +33,42 @@ local M = {}
 
 M.FILE_NAME = "schedtest.lua"
 
---- The work types the guest agent runs (see docs/suites.md).
--- cpu_spin: burn CPU; spin_wait: spin on a shared flag; yield_heavy: spin
--- and sched_yield(); pipe_pingpong: pairs waking each other through pipes
--- (wake latency; even worker counts); futex_fanout: a messenger waking the
--- others (schbench-like wakeup and request latency); bursty: timer sleeps
--- between bursts of work (timer latency); mix: a blend of the above.
-M.WORK_TYPES = { "cpu_spin", "spin_wait", "yield_heavy", "pipe_pingpong",
-                 "futex_fanout", "bursty", "mix" }
+--- The work types a cgroup may run: the suite names of vm.WORK_TYPES
+-- (include/schedtest/scenario.h, ST_WORK_TYPES; docs/suites.md).
+M.WORK_TYPES = {}
+for i, w in ipairs(vm.WORK_TYPES) do M.WORK_TYPES[i] = w.suite end
+
+--- Scheduling policies of a cgroup's workers (vm.POLICIES).
+M.POLICIES = vm.POLICIES
 
 --- The name of the kernel's built-in scheduler.
 M.BUILTIN_SCHEDULER = "eevdf"
 
 --- Bounds of the numbers and counts a suite may give (docs/suites.md,
--- "Bounds").  The launcher holds milliseconds in C ints and the guest
--- agent has fixed-size tables; these bounds sit well inside both, so a
--- typo such as `duration = 1e9` fails here, with its line, before any
--- VM starts.
+-- "Bounds").  The scenario's own limits come from vm.LIMITS (scenario.h:
+-- what the guest reads); the durations are the suite's, well inside
+-- what the launcher holds, so a typo such as `duration = 1e9` fails
+-- here, with its line, before any VM starts.
 M.LIMITS = {
   min_duration = 0.001, -- s: the guest counts whole milliseconds
   duration = 3600,      -- s: one test, BASELINE plus every step
   timeout = 7200,       -- s: the run watchdog; the default for the
                         -- longest test is 2 x 3600 s + 20 s
-  workers = 256,        -- per cgroup and per test (the agent's table)
-  cgroups = 16,         -- per test (the agent's table)
-  steps = 16,           -- per test (BASELINE + 16 phases in the agent)
-  step_writes = 8,      -- writes + sysctls of one step; also its cpusets,
-                        -- and its weights
-  writes = 64,          -- writes + sysctls + sched_features of a test
-  sched_args = 31,      -- arguments of a scheduler
-  param_us = 1000000,   -- a work-type parameter: at most one second
+  workers = vm.LIMITS.workers,       -- per cgroup and per test
+  cgroups = vm.LIMITS.cgroups,       -- per test, added ones included
+  steps = vm.LIMITS.steps,           -- per test, after BASELINE
+  ops = vm.LIMITS.ops,               -- operations of one step
+  writes = vm.LIMITS.writes,         -- writes + sysctls + sched_features
+  sched_args = vm.LIMITS.sched_args, -- arguments of a scheduler
+  param = vm.LIMITS.param,           -- a work parameter's largest value
+  name = vm.LIMITS.name_max - 1,     -- characters of a name or label
+  comm = vm.LIMITS.comm_max - 1,     -- characters of a worker's comm
+  path = vm.LIMITS.path_max - 1,     -- characters of a path or value
 }
 local LIMITS = M.LIMITS
 
--- The BASELINE phase's length when a test gives no duration.
-local DEFAULT_DURATION = 2
+-- Every default of a scenario (schedtest.scenario, one copy).
+local DEFAULTS = scenario.DEFAULTS
 
 --- What a test's VM measures time with (docs/vm.md "Clocks"): "virtual"
 -- (TCG's instruction counter: deterministic, blind to host load), "host"
@@ -262,6 +265,12 @@ local function sysctls(v, ctx, field)
     else
       return ctx:fail(field, "bad sysctl name '" .. tostring(k) .. "'")
     end
+    local name, value = entry:gsub("^sysctl%.", ""):match("^([^=]*)=(.*)$")
+    -- the guest writes "/proc/sys/<name>" (scenario paths and values)
+    if #"/proc/sys/" + #name > LIMITS.path or #value > LIMITS.path then
+      ctx:fail(field, "'" .. name .. "': the path /proc/sys/... and the " ..
+               "value hold at most " .. LIMITS.path .. " characters each")
+    end
     out[#out + 1] = entry:match("^sysctl%.") and entry or ("sysctl." .. entry)
   end
   table.sort(out)
@@ -304,8 +313,8 @@ local function name_string(v, ctx, field)
   return v
 end
 
--- The guest agent keeps cgroup names and step labels in 64-byte buffers.
-local MAX_LABEL = 63
+-- Cgroup names and step labels: the scenario's name buffers.
+local MAX_LABEL = LIMITS.name
 
 local function cgroup_name(v, ctx, field)
   local name = name_string(v, ctx, field)
@@ -381,54 +390,126 @@ local function cpuset(v, ctx, field)
   return v
 end
 
+--- Work parameters: { name = value } with names from vm.WORK_PARAMS.
+local PARAMS = vm.WORK_PARAMS
+
+local function params(v, ctx, field)
+  if type(v) ~= "table" then
+    return ctx:fail(field, "expected { " .. table.concat(PARAMS, "=, ") ..
+                    "= }")
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    local known = false
+    for _, p in ipairs(PARAMS) do if p == k then known = true end end
+    if not known then
+      ctx:unknown(field, k, PARAMS)
+    elseif not is_int(x) or x < 0 or x > LIMITS.param then
+      ctx:fail(field .. "." .. k, "expected a whole number from 0 to " ..
+               LIMITS.param .. ", got " .. got(x))
+    else
+      out[k] = x
+    end
+  end
+  return out
+end
+
+local function one_of(v, list, ctx, field, what)
+  for _, x in ipairs(list) do if x == v then return v end end
+  local near = type(v) == "string" and M.suggest(v, list)
+  return ctx:fail(field, "unknown " .. what .. " '" .. tostring(v) ..
+                  "' (expected one of " .. table.concat(list, ", ") .. ")" ..
+                  (near and (" — did you mean '" .. near .. "'?") or ""))
+end
+
+local function int_in(v, lo, hi, ctx, field, what)
+  if not is_int(v) or v < lo or v > hi then
+    return ctx:fail(field, string.format("expected %s from %d to %d, got %s",
+                                         what, lo, hi, got(v)))
+  end
+  return v
+end
+
+-- A worker's comm: printable ASCII, at most LIMITS.comm characters.
+local function comm(v, ctx, field)
+  if type(v) ~= "string" or v == "" or #v > LIMITS.comm or
+     not v:match("^[\32-\126]+$") then
+    return ctx:fail(field, "expected 1 to " .. LIMITS.comm .. " printable " ..
+                    "characters (the kernel's TASK_COMM_LEN), got " .. got(v))
+  end
+  return v
+end
+
+-- Per-worker attributes of a cgroup: policy, priority, nice, affinity,
+-- comm (checked together: a priority needs fifo or rr).
+local function task_attrs(cg, c, ctx, f)
+  if cg.policy ~= nil then
+    c.policy = one_of(cg.policy, M.POLICIES, ctx, f .. ".policy", "policy")
+  end
+  local rt = c.policy == "fifo" or c.policy == "rr"
+  if cg.priority ~= nil then
+    if not rt then
+      ctx:fail(f .. ".priority", "only policy \"fifo\" or \"rr\" takes a " ..
+               "priority")
+    else
+      c.priority = int_in(cg.priority, 1, 99, ctx, f .. ".priority",
+                          "a real-time priority")
+    end
+  elseif rt then
+    ctx:fail(f .. ".priority", "policy \"" .. c.policy .. "\" needs a " ..
+             "priority from 1 to 99")
+  end
+  if cg.nice ~= nil then
+    if c.policy ~= nil and c.policy ~= "normal" and c.policy ~= "batch" then
+      ctx:fail(f .. ".nice", "only policy \"normal\" or \"batch\" takes a " ..
+               "nice value")
+    else
+      c.nice = int_in(cg.nice, -20, 19, ctx, f .. ".nice", "a nice value")
+    end
+  end
+  if cg.affinity ~= nil then
+    c.affinity = cpuset(cg.affinity, ctx, f .. ".affinity")
+  end
+  if cg.comm ~= nil then c.comm = comm(cg.comm, ctx, f .. ".comm") end
+end
+
 local CGROUP_FIELDS = { "name", "workers", "work", "cpuset", "weight",
-                        "fanout" }
+                        "fanout", "params", "policy", "priority", "nice",
+                        "affinity", "comm" }
+local CGROUP_KNOWN = {}
+for _, k in ipairs(CGROUP_FIELDS) do CGROUP_KNOWN[k] = true end
 
 local function cgroup(cg, i, ctx, f)
   for k in pairs(cg) do
-    if type(k) ~= "string" or not ({ name = 1, workers = 1, work = 1,
-        cpuset = 1, weight = 1, fanout = 1 })[k] then
+    if type(k) ~= "string" or not CGROUP_KNOWN[k] then
       ctx:unknown(f, k, CGROUP_FIELDS)
     end
   end
   local c = {}
-  c.name = cg.name == nil and ("cg" .. (i - 1))
+  c.name = cg.name == nil and scenario.cgroup_name(i)
            or cgroup_name(cg.name, ctx, f .. ".name")
-  local w = cg.workers == nil and 1 or cg.workers
-  if not is_int(w) or w < 1 or w > 256 then
-    ctx:fail(f .. ".workers", "expected a whole number from 1 to 256, got " ..
-             got(w))
-  else
-    c.workers = w
-  end
-  local work = cg.work or "cpu_spin"
-  local known = false
-  for _, wt in ipairs(M.WORK_TYPES) do if wt == work then known = true end end
-  if not known then
-    local near = type(work) == "string" and M.suggest(work, M.WORK_TYPES)
-    ctx:fail(f .. ".work", "unknown work type '" .. tostring(work) ..
-             "' (expected one of " .. table.concat(M.WORK_TYPES, ", ") ..
-             ")" .. (near and (" — did you mean '" .. near .. "'?") or ""))
-  end
-  c.work = work
+  local w = cg.workers == nil and DEFAULTS.cgroup.workers or cg.workers
+  c.workers = int_in(w, 1, LIMITS.workers, ctx, f .. ".workers",
+                     "a whole number")
+  c.work = one_of(cg.work or DEFAULTS.cgroup.work, M.WORK_TYPES, ctx,
+                  f .. ".work", "work type")
   if cg.cpuset ~= nil then c.cpuset = cpuset(cg.cpuset, ctx, f .. ".cpuset") end
   if cg.weight ~= nil then
-    if not is_int(cg.weight) or cg.weight < 1 or cg.weight > 10000 then
-      ctx:fail(f .. ".weight", "expected a cgroup weight from 1 to 10000, " ..
-               "got " .. got(cg.weight))
-    else
-      c.weight = cg.weight
-    end
+    c.weight = int_in(cg.weight, 1, 10000, ctx, f .. ".weight",
+                      "a cgroup weight")
   end
   if cg.fanout ~= nil then
-    if not is_int(cg.fanout) or cg.fanout < 1 or cg.fanout > 256 then
+    if not is_int(cg.fanout) or cg.fanout < 1 or cg.fanout > LIMITS.workers
+    then
       ctx:fail(f .. ".fanout", "expected the number of workers one " ..
-               "futex_fanout messenger wakes (1 to 256), got " ..
-               got(cg.fanout))
+               "futex_fanout messenger wakes (1 to " .. LIMITS.workers ..
+               "), got " .. got(cg.fanout))
     else
       c.fanout = cg.fanout
     end
   end
+  if cg.params ~= nil then c.params = params(cg.params, ctx, f .. ".params") end
+  task_attrs(cg, c, ctx, f)
   -- Only a valid count can be odd: an invalid one is reported above.
   if c.work == "pipe_pingpong" and c.workers and c.workers % 2 == 1 then
     ctx:fail(f .. ".workers", "pipe_pingpong pairs workers: use an " ..
@@ -471,7 +552,11 @@ local function cgroups(v, ctx, field)
 end
 
 local STEP_FIELDS = { "duration", "scheduler", "label", "sysctls",
-                      "writes", "cpusets", "weights" }
+                      "writes", "cpusets", "weights", "add_cgroups",
+                      "remove_cgroups", "move", "affinity", "detach",
+                      "attach" }
+local STEP_KNOWN = {}
+for _, k in ipairs(STEP_FIELDS) do STEP_KNOWN[k] = true end
 
 -- { cgroup = value } of a step; `check` validates one value.  The cgroup
 -- names are checked against the test's cgroups once the test is whole.
@@ -491,34 +576,55 @@ local function per_cgroup(v, ctx, field, what, check)
 end
 
 local function weight(v, ctx, field)
-  if not is_int(v) or v < 1 or v > 10000 then
-    return ctx:fail(field, "expected a cgroup weight from 1 to 10000, got " ..
-                    got(v))
-  end
-  return v
+  return int_in(v, 1, 10000, ctx, field, "a cgroup weight")
 end
 
--- The guest agent applies at most LIMITS.step_writes of each kind per
--- step and would drop the rest without a word.
-local function check_step_counts(s, ctx, f)
-  local n = LIMITS.step_writes
-  if count(s.writes) + count(s.sysctls) > n then
-    ctx:fail(f, string.format("has %d writes and sysctls; a step applies " ..
-      "at most %d (move some to the test's own writes)",
-      count(s.writes) + count(s.sysctls), n))
+-- add_cgroups = { name = cpuset_or_"" } or { "name", ... }: always the
+-- map form afterwards.
+local function add_cgroups(v, ctx, field)
+  if type(v) ~= "table" then
+    return ctx:fail(field, "expected { name = \"cpus\" or \"\" } or a " ..
+                    "list of names")
   end
-  for _, k in ipairs({ "cpusets", "weights" }) do
-    if count(s[k]) > n then
-      ctx:fail(f .. "." .. k, string.format("has %d entries; a step " ..
-        "changes at most %d", count(s[k]), n))
+  local out = {}
+  for k, x in pairs(v) do
+    if is_int(k) then
+      local name = cgroup_name(x, ctx, field .. "[" .. k .. "]")
+      if name then out[name] = "" end
+    else
+      local name = cgroup_name(k, ctx, field)
+      if name then
+        out[name] = x == "" and "" or cpuset(x, ctx, field .. "." .. name)
+      end
     end
   end
+  return out
+end
+
+local function name_list(v, ctx, field)
+  local list = string_list(v, ctx, field)
+  for i, name in ipairs(list or {}) do
+    cgroup_name(name, ctx, field .. "[" .. i .. "]")
+  end
+  return list
+end
+
+local function cgroup_ref(v, ctx, field)
+  return cgroup_name(v, ctx, field)
+end
+
+-- The operations a step's fields make (schedtest.scenario turns them
+-- into the scenario's list): at most LIMITS.ops.
+local function step_op_count(s)
+  local n = count(s.writes) + count(s.sysctls) + count(s.cpusets) +
+            count(s.weights) + count(s.add_cgroups) +
+            count(s.remove_cgroups) + count(s.move) + count(s.affinity)
+  return n + (s.detach and 1 or 0) + (s.attach and 1 or 0)
 end
 
 local function step(st, i, ctx, f)
   for k in pairs(st) do
-    if type(k) ~= "string" or not ({ duration = 1, scheduler = 1, label = 1,
-        sysctls = 1, writes = 1, cpusets = 1, weights = 1 })[k] then
+    if type(k) ~= "string" or not STEP_KNOWN[k] then
       ctx:unknown(f, k, STEP_FIELDS)
     end
   end
@@ -527,7 +633,7 @@ local function step(st, i, ctx, f)
     s.scheduler = name_string(st.scheduler, ctx, f .. ".scheduler")
   end
   if st.label == nil then
-    s.label = i == 1 and "BASELINE" or ("Step[" .. (i - 1) .. "]")
+    s.label = scenario.step_label(i)
   else
     s.label = step_label(st.label, ctx, f .. ".label")
   end
@@ -545,7 +651,34 @@ local function step(st, i, ctx, f)
     s.weights = per_cgroup(st.weights, ctx, f .. ".weights",
                            "{ cgroup = weight }", weight)
   end
-  check_step_counts(s, ctx, f)
+  if st.add_cgroups ~= nil then
+    s.add_cgroups = add_cgroups(st.add_cgroups, ctx, f .. ".add_cgroups")
+  end
+  if st.remove_cgroups ~= nil then
+    s.remove_cgroups = name_list(st.remove_cgroups, ctx,
+                                 f .. ".remove_cgroups")
+  end
+  if st.move ~= nil then
+    s.move = per_cgroup(st.move, ctx, f .. ".move",
+                        "{ from_cgroup = \"to_cgroup\" }", cgroup_ref)
+  end
+  if st.affinity ~= nil then
+    s.affinity = per_cgroup(st.affinity, ctx, f .. ".affinity",
+                            "{ cgroup = \"cpus\" }", cpuset)
+  end
+  for _, k in ipairs({ "detach", "attach" }) do
+    if st[k] ~= nil and st[k] ~= true then
+      ctx:fail(f .. "." .. k, "expected true (or leave it out), got " ..
+               got(st[k]))
+    end
+    s[k] = st[k] == true or nil
+  end
+  local n = step_op_count(s)
+  if n > LIMITS.ops then
+    ctx:fail(f, string.format("makes %d operations (writes, sysctls, " ..
+      "cpusets, weights, cgroups added, removed, moved, affinities, " ..
+      "detach, attach); a step holds at most %d", n, LIMITS.ops))
+  end
   return s
 end
 
@@ -654,46 +787,25 @@ local function memory(v, ctx, field)
 end
 
 --- Files to write in the guest before the run: { ["/sys/path"] = value }.
--- The guest agent holds each path and value in 256 bytes.
+-- The scenario holds each path and value in LIMITS.path characters.
 function M.writes(v, ctx, field)
   if type(v) ~= "table" then
     return ctx:fail(field, "expected { [\"/sys/...\"] = value }")
   end
   local out = {}
   for path, x in pairs(v) do
-    if not is_word(path) or path:sub(1, 1) ~= "/" or #path > 255 then
+    if not is_word(path) or path:sub(1, 1) ~= "/" or #path > LIMITS.path then
       return ctx:fail(field, "keys must be absolute guest paths without " ..
-                      "spaces, at most 255 characters, got " .. got(path))
+                      "spaces, at most " .. LIMITS.path .. " characters, " ..
+                      "got " .. got(path))
     end
-    if not (is_line(x) or type(x) == "number") or #tostring(x) > 255 then
+    if not (is_line(x) or type(x) == "number") or
+       #tostring(x) > LIMITS.path then
       return ctx:fail(field .. "." .. path, "expected a number or a " ..
-                      "string on one line of at most 255 characters, got " ..
-                      got(x))
+                      "string on one line of at most " .. LIMITS.path ..
+                      " characters, got " .. got(x))
     end
     out[path] = tostring(x)
-  end
-  return out
-end
-
-local PARAMS = { "spin_us", "sleep_us", "burst_us", "work_us" }
-
-local function params(v, ctx, field)
-  if type(v) ~= "table" then
-    return ctx:fail(field, "expected { spin_us=, sleep_us=, burst_us=, " ..
-                    "work_us= }")
-  end
-  local out = {}
-  for k, x in pairs(v) do
-    local known = false
-    for _, p in ipairs(PARAMS) do if p == k then known = true end end
-    if not known then
-      ctx:unknown(field, k, PARAMS)
-    elseif not is_int(x) or x < 0 or x > LIMITS.param_us then
-      ctx:fail(field .. "." .. k, "expected microseconds, a whole number " ..
-               "from 0 to " .. LIMITS.param_us .. ", got " .. got(x))
-    else
-      out[k] = x
-    end
   end
   return out
 end
@@ -710,6 +822,12 @@ local SCHEDULER_SPEC = {
     if list and #list > LIMITS.sched_args then
       return ctx:fail(field, string.format("has %d arguments; the guest " ..
         "agent passes at most %d", #list, LIMITS.sched_args))
+    end
+    for i, a in ipairs(list or {}) do
+      if #a > LIMITS.path then
+        return ctx:fail(field .. "[" .. i .. "]", "longer than " ..
+                        LIMITS.path .. " characters")
+      end
     end
     return list
   end,
@@ -745,31 +863,107 @@ local function keys_of(spec)
 end
 -- }==================================================================
 
--- Step cpusets and weights name cgroups of the same test.
+-- The steps' cgroup references, replayed in the order the agent applies
+-- them (scenario.STEP_OPS): which cgroups exist at each step (declared,
+-- added, removed) and where each declared cgroup's workers are, so an
+-- operation names what exists by then.
 local function check_step_cgroups(t, ctx)
   if not t.cgroups or not t.steps then return end -- reported already
-  local names, known = {}, {}
+  local declared, exists, where = {}, {}, {}
   for _, cg in ipairs(t.cgroups) do
-    if cg.name then names[#names + 1] = cg.name; known[cg.name] = true end
+    if cg.name then
+      declared[cg.name], exists[cg.name], where[cg.name] = true, true, cg.name
+    end
+  end
+  local function missing(field, name)
+    local names = {}
+    for n in pairs(exists) do names[#names + 1] = n end
+    table.sort(names)
+    local near = M.suggest(name, names)
+    ctx:fail(field, "no cgroup '" .. name .. "' at this step (cgroups " ..
+             "then: " .. table.concat(names, ", ") .. ")" ..
+             (near and (" — did you mean '" .. near .. "'?") or ""))
+  end
+  local function not_declared(field, name, op)
+    ctx:fail(field, "'" .. name .. "' is not a cgroup declared by this " ..
+             "test (" .. op .. " acts on a declared cgroup's workers)")
   end
   for i, st in ipairs(t.steps) do
+    local f = "steps[" .. i .. "]."
+    for name in pairs(st.add_cgroups or {}) do
+      if exists[name] then
+        ctx:fail(f .. "add_cgroups." .. name, "cgroup '" .. name ..
+                 "' exists already at this step")
+      end
+      exists[name] = true
+    end
     for _, k in ipairs({ "cpusets", "weights" }) do
       for cg in pairs(st[k] or {}) do
-        if not known[cg] then
-          local near = M.suggest(cg, names)
-          ctx:fail("steps[" .. i .. "]." .. k .. "." .. cg, "no cgroup '" ..
-                   cg .. "' in this test (cgroups: " ..
-                   table.concat(names, ", ") .. ")" ..
-                   (near and (" — did you mean '" .. near .. "'?") or ""))
+        if not exists[cg] then missing(f .. k .. "." .. cg, cg) end
+      end
+    end
+    for from, to in pairs(st.move or {}) do
+      if not declared[from] then
+        not_declared(f .. "move." .. from, from, "move")
+      elseif not exists[to] then
+        missing(f .. "move." .. from, to)
+      else
+        where[from] = to
+      end
+    end
+    for cg in pairs(st.affinity or {}) do
+      if not declared[cg] then
+        not_declared(f .. "affinity." .. cg, cg, "affinity")
+      end
+    end
+    for j, name in ipairs(st.remove_cgroups or {}) do
+      local field = f .. "remove_cgroups[" .. j .. "]"
+      if not exists[name] then missing(field, name) end
+      for d, at in pairs(where) do
+        if at == name then
+          ctx:fail(field, "cgroup '" .. name .. "' still holds the " ..
+                   "workers of '" .. d .. "' (move them out first)")
         end
       end
+      exists[name] = nil
     end
   end
 end
 
+-- detach/attach follow the scheduler: it must be running to detach and
+-- stopped to attach.  Needs t.scheduler, so it runs once the file is
+-- whole; returns a message or nil.
+local function check_detach(t, builtin)
+  local attached = t.scheduler ~= builtin
+  local any = attached
+  for i, st in ipairs(t.steps or {}) do
+    if st.scheduler and st.scheduler ~= builtin then
+      attached, any = true, true
+    end
+    if st.detach then
+      if not attached then
+        return "steps[" .. i .. "].detach", "no scheduler of the test " ..
+               "runs at this step (the built-in one cannot be detached)"
+      end
+      attached = false
+    end
+    if st.attach then
+      if not any then
+        return "steps[" .. i .. "].attach", "the test runs the built-in " ..
+               "scheduler only; there is nothing to attach"
+      elseif attached then
+        return "steps[" .. i .. "].attach", "the scheduler is attached " ..
+               "already (detach it in an earlier step)"
+      end
+      attached = true
+    end
+  end
+  return nil
+end
+
 -- A test's length and count of writes, once all its fields are known.
 local function check_test_totals(t, ctx)
-  local base, steps_s = t.duration or DEFAULT_DURATION, 0
+  local base, steps_s = t.duration or DEFAULTS.duration, 0
   for _, st in ipairs(t.steps or {}) do steps_s = steps_s + (st.duration or 0) end
   local total = base + steps_s
   if total > LIMITS.duration then
@@ -1078,6 +1272,11 @@ function M.load(path, opts)
       end
     end
     check_sched(t.scheduler, "scheduler")
+    local dfield, dmsg = check_detach(t, M.BUILTIN_SCHEDULER)
+    if dfield then
+      errors[#errors + 1] = string.format("%s:%d: test '%s': field '%s': %s",
+        display, t.line, t.name, dfield, dmsg)
+    end
     -- One run can switch once, from the built-in scheduler to a declared
     -- one (the agent starts it between two phases; it cannot stop it).
     local joined
@@ -1105,7 +1304,7 @@ function M.load(path, opts)
     local sched = suite.schedulers[t.scheduler]
     t.topology = t.topology or (sched and sched.topology)
                  or { numa = 1, llcs = 1, cores = 2, threads = 1 }
-    t.duration = t.duration or DEFAULT_DURATION
+    t.duration = t.duration or DEFAULTS.duration
     t.performance_mode = t.performance_mode or false
     t.sysctls = t.sysctls or {}
     t.kargs = t.kargs or {}
@@ -1132,9 +1331,15 @@ function M.load(path, opts)
     for i, cg in ipairs(t.cgroups or {}) do
       check_cpus(cg.cpuset, "cgroups", cg.name or ("cgroups[" .. i .. "]"))
     end
+    for i, cg in ipairs(t.cgroups or {}) do
+      check_cpus(cg.affinity, "cgroups[" .. i .. "].affinity",
+                 cg.name or ("cgroups[" .. i .. "]"))
+    end
     for i, st in ipairs(t.steps or {}) do
-      for cg, cpus in pairs(st.cpusets or {}) do
-        check_cpus(cpus, "steps[" .. i .. "].cpusets", cg)
+      for _, k in ipairs({ "cpusets", "affinity", "add_cgroups" }) do
+        for cg, cpus in pairs(st[k] or {}) do
+          check_cpus(cpus, "steps[" .. i .. "]." .. k, cg)
+        end
       end
     end
   end

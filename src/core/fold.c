@@ -333,6 +333,27 @@ typedef struct {
 } cgacc;
 
 /* Worker report -> a raw table (ktstr's WorkerReport field names). */
+/*
+ * A step's operation as a stimulus event: "op <ms> <kind> <label>
+ * <target> <value>" (the agent's apply_step) -> {elapsed_ms, label,
+ * op_kind, detail = "target value"}.  NULL for a malformed line.
+ */
+static st_fold_node *op_event(const char *line)
+{
+    unsigned long long ms;
+    char kind[32], label[64];
+    int used = 0;
+    if (sscanf(line, "%llu %31s %63s %n", &ms, kind, label, &used) != 3 ||
+        !used)
+        return NULL;
+    st_fold_node *e = st_fold_obj();
+    st_fold_set_int(e, "elapsed_ms", (long long)ms);
+    st_fold_set_str(e, "label", label);
+    st_fold_set_str(e, "op_kind", kind);
+    st_fold_set_str(e, "detail", line + used);
+    return e;
+}
+
 static st_fold_node *worker_node(const record *r)
 {
     st_fold_node *w = st_fold_obj();
@@ -804,6 +825,12 @@ int st_fold_records(st_fold_node **out, const char *const *payloads,
         } else if (strcmp(type, "events") == 0) {
             st_fold_node *ev = st_fold_arr();
             for (size_t k = 0; k < r->n; k++) {
+                if (strcmp(r->lines[k].key, "op") == 0) {
+                    st_fold_node *e = op_event(r->lines[k].val);
+                    if (e)
+                        st_fold_push(ev, e);
+                    continue;
+                }
                 if (strcmp(r->lines[k].key, "event") != 0)
                     continue;
                 unsigned long long ms, it;

@@ -1,17 +1,16 @@
 /*
  * agent.c: schedtest's guest agent, PID 1 of every test VM.
  *
- * It mounts the pseudo file systems, reads the scenario spec the host put
- * in the initramfs (/schedtest/spec), applies sysctls and scheduler knobs,
+ * It mounts the pseudo file systems, reads the scenario the host put in
+ * the initramfs (ST_SCN_GUEST_PATH, parsed by st_scenario_parse: the
+ * format and every limit are in include/schedtest/scenario.h), applies
+ * sysctls and scheduler knobs,
  * starts the scheduler under test and waits until it is attached, creates
  * the cgroups, forks the workers, runs the phases while a monitor samples
  * the run queues, /proc/schedstat and the sched_ext state, and finally
  * sends every report as framed records on the results port before leaving
- * through isa-debug-exit with the outcome.
- *
- * The spec is plain text, one directive per line (docs/lua-api.md has the
- * list): "duration_ms 2000", "cgroup name=a workers=2 work=CpuSpin ...",
- * "step ms=500 label=Step[1]", "write <path> <value>", ...
+ * through isa-debug-exit with the outcome.  Each step's operations
+ * (scenario.h, ST_SCN_OPS) run when the step begins.
  */
 #include "guest/agent.h"
 #include "guest/frame.h"
@@ -38,61 +37,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SPEC_PATH "/schedtest/spec"
 #define SCHED_LOG "/tmp/scheduler.log"
 
 /* {====================================================================
- * The scenario spec
+ * The scenario: every field decided by the host (scenario.h)
  * ===================================================================== */
 
-typedef struct {
-    char name[64];
-    int workers;
-    ag_work work;
-    char cpuset[64];
-    char affinity[64];
-    int weight;
-    int fanout;
-} cg_spec;
-
-typedef struct {
-    char path[256];
-    char value[256];
-} write_spec;
-
-typedef struct {
-    int ms;
-    char label[64];
-    write_spec writes[8];
-    int nwrites;
-    char cpuset_cg[8][64];
-    char cpuset_val[8][64];
-    int ncpusets;
-    char weight_cg[8][64];
-    int weight_val[8];
-    int nweights;
-} step_spec;
-
-static struct {
-    int duration_ms, settle_ms, attach_timeout_ms, monitor_ms;
-    uint32_t spin_us, sleep_us, burst_us, work_us;
-    char modules[16][256];
-    int nmodules;
-    write_spec writes[64];
-    int nwrites;
-    char scheduler[256];
-    char *sched_args[32];
-    int nsched_args;
-    int sched_from_phase; /* phase at which the scheduler starts (0: first) */
-    int sched_not_scx;    /* a tuner, not a sched_ext scheduler */
-    cg_spec cg[AG_MAX_CGROUPS];
-    int ncg;
-    step_spec steps[AG_MAX_PHASES - 1];
-    int nsteps;
-    char fault[32];
-    char fault_stage[32];
-} spec;
-
+static st_scenario spec;
 /* }==================================================================== */
 
 static int port_fd = -1;
@@ -222,13 +173,18 @@ static void __attribute__((noreturn)) finish(int code, const char *reason)
     vm_exit(code);
 }
 
+/* The step operation running, "step X: operation N (kind)", so a failure
+ * deep inside it (a scheduler that does not attach again) names it. */
+static char op_context[ST_SCN_NAME_MAX + 64];
+
 static void __attribute__((noreturn, format(printf, 1, 2)))
 fail(const char *fmt, ...)
 {
     char msg[1024];
+    int n = op_context[0] ? snprintf(msg, sizeof msg, "%s: ", op_context) : 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
     finish(ST_FRAME_EXIT_FAIL, msg);
 }
@@ -291,151 +247,29 @@ static char *read_all(const char *path)
 
 /* }==================================================================== */
 
-static int parse_work(const char *s)
-{
-    for (int i = 0; i < W_COUNT; i++)
-        if (strcmp(s, ag_work_names[i]) == 0)
-            return i;
-    return -1;
-}
+static void open_port(void);
 
-/* Value of "key=value" token `tok` when its key is `key`. */
-static const char *kv(const char *tok, const char *key)
-{
-    size_t n = strlen(key);
-    return strncmp(tok, key, n) == 0 && tok[n] == '=' ? tok + n + 1 : NULL;
-}
-
+/*
+ * Read the scenario.  A text the parser refuses fails the run with its
+ * message; the results port is opened first so the host sees why (the
+ * modules that port may need are in the scenario we could not read, so
+ * the console has the message too).
+ */
 static void load_spec(void)
 {
-    spec.duration_ms = 1000;
-    spec.settle_ms = 300;
-    spec.attach_timeout_ms = 10000;
-    spec.monitor_ms = 100;
-    spec.spin_us = 100;
-    spec.sleep_us = 500;
-    spec.burst_us = 2000;
-    spec.work_us = 50;
-    char *text = read_all(SPEC_PATH);
+    char err[512];
+    char *text = read_all(ST_SCN_GUEST_PATH);
     if (!text)
-        fail("cannot read %s: %s", SPEC_PATH, strerror(errno));
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *rest = strchr(line, ' ');
-        if (rest)
-            *rest++ = '\0';
-        else
-            rest = line + strlen(line);
-        const char *d = line;
-        step_spec *st = spec.nsteps ? &spec.steps[spec.nsteps - 1] : NULL;
-        if (!strcmp(d, "duration_ms"))
-            spec.duration_ms = atoi(rest);
-        else if (!strcmp(d, "settle_ms"))
-            spec.settle_ms = atoi(rest);
-        else if (!strcmp(d, "attach_timeout_ms"))
-            spec.attach_timeout_ms = atoi(rest);
-        else if (!strcmp(d, "monitor_ms"))
-            spec.monitor_ms = atoi(rest) > 0 ? atoi(rest) : 100;
-        else if (!strcmp(d, "param")) {
-            char *s2 = NULL;
-            for (char *t = strtok_r(rest, " ", &s2); t;
-                 t = strtok_r(NULL, " ", &s2)) {
-                const char *v;
-                if ((v = kv(t, "spin_us"))) spec.spin_us = (uint32_t)atoi(v);
-                if ((v = kv(t, "sleep_us"))) spec.sleep_us = (uint32_t)atoi(v);
-                if ((v = kv(t, "burst_us"))) spec.burst_us = (uint32_t)atoi(v);
-                if ((v = kv(t, "work_us"))) spec.work_us = (uint32_t)atoi(v);
-            }
-        } else if (!strcmp(d, "module") && spec.nmodules < 16)
-            snprintf(spec.modules[spec.nmodules++], 256, "%s", rest);
-        else if ((!strcmp(d, "write") || !strcmp(d, "sysctl") ||
-                  !strcmp(d, "step_write"))) {
-            char *val = strchr(rest, ' ');
-            if (!val)
-                continue;
-            *val++ = '\0';
-            write_spec *w = NULL;
-            if (!strcmp(d, "step_write")) {
-                if (st && st->nwrites < 8)
-                    w = &st->writes[st->nwrites++];
-            } else if (spec.nwrites < 64)
-                w = &spec.writes[spec.nwrites++];
-            if (!w)
-                continue;
-            if (!strcmp(d, "sysctl")) {
-                /* kernel.sched_x -> /proc/sys/kernel/sched_x */
-                snprintf(w->path, sizeof w->path, "/proc/sys/%s", rest);
-                for (char *p = w->path + 10; *p; p++)
-                    if (*p == '.')
-                        *p = '/';
-            } else
-                snprintf(w->path, sizeof w->path, "%s", rest);
-            snprintf(w->value, sizeof w->value, "%s", val);
-        } else if (!strcmp(d, "scheduler"))
-            snprintf(spec.scheduler, sizeof spec.scheduler, "%s", rest);
-        else if (!strcmp(d, "scheduler_from_phase"))
-            spec.sched_from_phase = atoi(rest);
-        else if (!strcmp(d, "scheduler_not_scx"))
-            spec.sched_not_scx = atoi(rest);
-        else if (!strcmp(d, "sched_arg") && spec.nsched_args < 31)
-            spec.sched_args[spec.nsched_args++] = strdup(rest);
-        else if (!strcmp(d, "cgroup") && spec.ncg < AG_MAX_CGROUPS) {
-            cg_spec *c = &spec.cg[spec.ncg++];
-            memset(c, 0, sizeof *c);
-            c->workers = 1;
-            char *s2 = NULL;
-            for (char *t = strtok_r(rest, " ", &s2); t;
-                 t = strtok_r(NULL, " ", &s2)) {
-                const char *v;
-                if ((v = kv(t, "name"))) snprintf(c->name, 64, "%s", v);
-                if ((v = kv(t, "workers"))) c->workers = atoi(v);
-                if ((v = kv(t, "cpuset"))) snprintf(c->cpuset, 64, "%s", v);
-                if ((v = kv(t, "affinity"))) snprintf(c->affinity, 64, "%s", v);
-                if ((v = kv(t, "weight"))) c->weight = atoi(v);
-                if ((v = kv(t, "fanout"))) c->fanout = atoi(v);
-                if ((v = kv(t, "work"))) {
-                    int w = parse_work(v);
-                    if (w < 0)
-                        fail("spec: unknown work type '%s'", v);
-                    c->work = (ag_work)w;
-                }
-            }
-        } else if (!strcmp(d, "step") && spec.nsteps < AG_MAX_PHASES - 1) {
-            st = &spec.steps[spec.nsteps++];
-            memset(st, 0, sizeof *st);
-            snprintf(st->label, sizeof st->label, "Step[%d]", spec.nsteps - 1);
-            char *s2 = NULL;
-            for (char *t = strtok_r(rest, " ", &s2); t;
-                 t = strtok_r(NULL, " ", &s2)) {
-                const char *v;
-                if ((v = kv(t, "ms"))) st->ms = atoi(v);
-                if ((v = kv(t, "label"))) snprintf(st->label, 64, "%s", v);
-            }
-        } else if (!strcmp(d, "step_cpuset") && st && st->ncpusets < 8) {
-            char *val = strchr(rest, ' ');
-            if (!val)
-                continue;
-            *val++ = '\0';
-            snprintf(st->cpuset_cg[st->ncpusets], 64, "%s", rest);
-            snprintf(st->cpuset_val[st->ncpusets++], 64, "%s", val);
-        } else if (!strcmp(d, "step_weight") && st && st->nweights < 8) {
-            char *val = strchr(rest, ' ');
-            if (!val)
-                continue;
-            *val++ = '\0';
-            snprintf(st->weight_cg[st->nweights], 64, "%s", rest);
-            st->weight_val[st->nweights++] = atoi(val);
-        } else if (!strcmp(d, "fault")) {
-            char *val = strchr(rest, '=');
-            if (val) {
-                *val++ = '\0';
-                snprintf(spec.fault_stage, sizeof spec.fault_stage, "%s", val);
-            }
-            snprintf(spec.fault, sizeof spec.fault, "%s", rest);
-        }
+        snprintf(err, sizeof err, "cannot read %s: %s", ST_SCN_GUEST_PATH,
+                 strerror(errno));
+    else if (st_scenario_parse(&spec, text, err, sizeof err) == 0) {
+        free(text);
+        return;
     }
     free(text);
+    logmsg("scenario %s: %s", ST_SCN_GUEST_PATH, err);
+    open_port();
+    fail("scenario %s: %s", ST_SCN_GUEST_PATH, err);
 }
 
 /* {====================================================================
@@ -851,14 +685,15 @@ static void start_scheduler(void)
 {
     if (!spec.scheduler[0])
         return;
-    char *argv[34];
+    char *argv[ST_SCN_MAX_SCHED_ARGS + 2];
     argv[0] = spec.scheduler;
     for (int i = 0; i < spec.nsched_args; i++)
         argv[i + 1] = spec.sched_args[i];
     argv[spec.nsched_args + 1] = NULL;
     sched_pid = fork();
     if (sched_pid == 0) {
-        int fd = open(SCHED_LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        /* appended: a scheduler attached again keeps the first output */
+        int fd = open(SCHED_LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -925,6 +760,37 @@ static void start_scheduler(void)
 }
 
 /* Mid-run check: a scheduler that exits or is kicked out is a stall. */
+/*
+ * Stop the scheduler: SIGINT, then up to `wait_ms` for it to exit (and
+ * for sched_ext to leave the "enabled" state, the kernel's scheduler
+ * taking over); SIGKILL after that.
+ */
+static void stop_scheduler(int wait_ms)
+{
+    if (sched_pid <= 0)
+        return;
+    kill(sched_pid, SIGINT);
+    uint64_t end = ag_now_ns() + (uint64_t)wait_ms * 1000000ull;
+    while (sched_pid > 0 && ag_now_ns() < end) {
+        if (waitpid(sched_pid, NULL, WNOHANG) == sched_pid)
+            sched_pid = -1;
+        else
+            usleep(10000);
+    }
+    if (sched_pid > 0) {
+        logmsg("scheduler did not exit within %d ms of SIGINT; killing it",
+               wait_ms);
+        kill(sched_pid, SIGKILL);
+        waitpid(sched_pid, NULL, 0);
+        sched_pid = -1;
+    }
+    char state[64];
+    while (scx_state(state, sizeof state) == 0 &&
+           strcmp(state, "enabled") == 0 && ag_now_ns() < end)
+        usleep(10000);
+    sched_attached = 0;
+}
+
 static const char *scheduler_lost(void)
 {
     if (sched_pid < 0)
@@ -1086,6 +952,20 @@ static void monitor_sample(FILE *samples, uint64_t t_ms)
 
 /* }==================================================================== */
 
+static int cg_write(const char *cg, const char *file, const char *value)
+{
+    char p[ST_SCN_NAME_MAX + 64];
+    snprintf(p, sizeof p, "/sys/fs/cgroup/%s/%s", cg, file);
+    return write_file(p, value);
+}
+
+static int cg_make(const char *name)
+{
+    char p[ST_SCN_NAME_MAX + 32];
+    snprintf(p, sizeof p, "/sys/fs/cgroup/%s", name);
+    return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
 static void setup_cgroups(void)
 {
     if (spec.ncg == 0)
@@ -1093,30 +973,23 @@ static void setup_cgroups(void)
     write_file("/sys/fs/cgroup/cgroup.subtree_control", "+cpuset");
     write_file("/sys/fs/cgroup/cgroup.subtree_control", "+cpu");
     for (int i = 0; i < spec.ncg; i++) {
-        cg_spec *c = &spec.cg[i];
-        char p[256], v[32];
-        snprintf(p, sizeof p, "/sys/fs/cgroup/%s", c->name);
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            fail("cgroup %s: mkdir: %s", c->name, strerror(errno));
-        if (c->cpuset[0]) {
-            snprintf(p, sizeof p, "/sys/fs/cgroup/%s/cpuset.cpus", c->name);
-            int e = write_file(p, c->cpuset);
-            if (e < 0)
-                fail("cgroup %s: cpuset.cpus %s: %s", c->name, c->cpuset,
-                     strerror(-e));
-        }
-        if (c->weight > 0) {
-            snprintf(p, sizeof p, "/sys/fs/cgroup/%s/cpu.weight", c->name);
-            snprintf(v, sizeof v, "%d", c->weight);
-            int e = write_file(p, v);
-            if (e < 0)
-                fail("cgroup %s: cpu.weight %d: %s", c->name, c->weight,
-                     strerror(-e));
-        }
+        const st_scn_cgroup *c = &spec.cg[i];
+        char v[32];
+        int e = cg_make(c->name);
+        if (e < 0)
+            fail("cgroup %s: mkdir: %s", c->name, strerror(-e));
+        if (c->cpuset[0] && (e = cg_write(c->name, "cpuset.cpus",
+                                          c->cpuset)) < 0)
+            fail("cgroup %s: cpuset.cpus %s: %s", c->name, c->cpuset,
+                 strerror(-e));
+        snprintf(v, sizeof v, "%d", c->weight);
+        if (c->weight > 0 && (e = cg_write(c->name, "cpu.weight", v)) < 0)
+            fail("cgroup %s: cpu.weight %d: %s", c->name, c->weight,
+                 strerror(-e));
     }
 }
 
-static void apply_writes(const write_spec *w, int n, const char *what)
+static void apply_writes(const st_scn_write *w, int n, const char *what)
 {
     for (int i = 0; i < n; i++) {
         int e = write_file(w[i].path, w[i].value);
@@ -1126,32 +999,11 @@ static void apply_writes(const write_spec *w, int n, const char *what)
     }
 }
 
-static void apply_step(const step_spec *st)
+/* A cpulist ("1", "0-1,3") as a cpu_set_t. */
+static void cpu_set_of(const char *list, cpu_set_t *set)
 {
-    apply_writes(st->writes, st->nwrites, st->label);
-    for (int i = 0; i < st->ncpusets; i++) {
-        char p[256];
-        snprintf(p, sizeof p, "/sys/fs/cgroup/%s/cpuset.cpus", st->cpuset_cg[i]);
-        int e = write_file(p, st->cpuset_val[i]);
-        if (e < 0)
-            fail("%s: cpuset %s: %s", st->label, st->cpuset_val[i], strerror(-e));
-    }
-    for (int i = 0; i < st->nweights; i++) {
-        char p[256], v[32];
-        snprintf(p, sizeof p, "/sys/fs/cgroup/%s/cpu.weight", st->weight_cg[i]);
-        snprintf(v, sizeof v, "%d", st->weight_val[i]);
-        int e = write_file(p, v);
-        if (e < 0)
-            fail("%s: cpu.weight %d: %s", st->label, st->weight_val[i], strerror(-e));
-    }
-}
-
-/* sched_setaffinity to a cpulist ("1", "0-1,3"). */
-static void pin_to(const char *list)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    char buf[64];
+    CPU_ZERO(set);
+    char buf[ST_SCN_PATH_MAX];
     snprintf(buf, sizeof buf, "%s", list);
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -1160,11 +1012,131 @@ static void pin_to(const char *list)
         if (n == 1)
             b = a;
         for (int c = a; n >= 1 && c <= b && c < CPU_SETSIZE; c++)
-            CPU_SET(c, &set);
+            CPU_SET(c, set);
     }
+}
+
+/* sched_setaffinity of the calling process to a cpulist. */
+static void pin_to(const char *list)
+{
+    cpu_set_t set;
+    cpu_set_of(list, &set);
     if (sched_setaffinity(0, sizeof set, &set) < 0)
         logmsg("affinity %s: %s", list, strerror(errno));
 }
+
+/* {====================================================================
+ * Mid-run operations (scenario.h ST_SCN_OPS), run when a step begins
+ * ===================================================================== */
+
+/* The workers, for operations on a declared cgroup's workers. */
+static ag_shared *run_sh;
+static pid_t *run_pids;
+
+/* Every thread of process `pid` onto `set`: a worker may have threads. */
+static int set_affinity_all(pid_t pid, const cpu_set_t *set)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(p);
+    if (!d)
+        return sched_setaffinity(pid, sizeof *set, set) < 0 ? -errno : 0;
+    int err = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' &&
+            sched_setaffinity(atoi(e->d_name), sizeof *set, set) < 0 &&
+            errno != ESRCH)
+            err = -errno;
+    closedir(d);
+    return err;
+}
+
+/* Index of declared cgroup `name` (st_scenario_check made sure). */
+static int cg_index(const char *name)
+{
+    for (int i = 0; i < spec.ncg; i++)
+        if (!strcmp(spec.cg[i].name, name))
+            return i;
+    return -1;
+}
+
+/* The workers of declared cgroup `target` into cgroup `to`, or onto
+ * cpus `to` (affinity); 0 or -errno. */
+static int for_workers(const char *target, const char *to, int affinity)
+{
+    int cg = cg_index(target);
+    cpu_set_t set;
+    if (affinity)
+        cpu_set_of(to, &set);
+    for (int i = 0; i < run_sh->nslots; i++) {
+        if (run_sh->slots[i].cgroup != cg || run_pids[i] <= 0)
+            continue;
+        char pid[32];
+        snprintf(pid, sizeof pid, "%d", (int)run_pids[i]);
+        int e = affinity ? set_affinity_all(run_pids[i], &set)
+                         : cg_write(to, "cgroup.procs", pid);
+        if (e < 0)
+            return e;
+    }
+    return 0;
+}
+
+/* Apply one operation; 0 or -errno. */
+static int apply_op(const st_scn_op *op)
+{
+    char p[ST_SCN_NAME_MAX + 32];
+    switch (op->kind) {
+    case ST_OP_WRITE: return write_file(op->target, op->value);
+    case ST_OP_CPUSET: return cg_write(op->target, "cpuset.cpus", op->value);
+    case ST_OP_WEIGHT: return cg_write(op->target, "cpu.weight", op->value);
+    case ST_OP_CGROUP_ADD: {
+        int e = cg_make(op->target);
+        if (e == 0 && op->value[0])
+            e = cg_write(op->target, "cpuset.cpus", op->value);
+        return e;
+    }
+    case ST_OP_CGROUP_REMOVE:
+        snprintf(p, sizeof p, "/sys/fs/cgroup/%s", op->target);
+        return rmdir(p) < 0 ? -errno : 0;
+    case ST_OP_MOVE: return for_workers(op->target, op->value, 0);
+    case ST_OP_AFFINITY: return for_workers(op->target, op->value, 1);
+    case ST_OP_DETACH:
+        stop_scheduler(spec.attach_timeout_ms);
+        return sched_pid > 0 ? -EBUSY : 0;
+    case ST_OP_ATTACH:
+        start_scheduler(); /* fails the run itself if it cannot attach */
+        return 0;
+    case ST_OP_COUNT:
+        break;
+    }
+    return -EINVAL;
+}
+
+/* A step's operations in order, each recorded as a stimulus event
+ * ("op <ms> <kind> <label> <target> <value>"); a failure fails the run
+ * naming the step and the operation. */
+static void apply_step(const st_scn_step *st, FILE *ev, uint64_t start_ns)
+{
+    for (int k = 0; k < st->nops; k++) {
+        const st_scn_op *op = &st->ops[k];
+        snprintf(op_context, sizeof op_context, "step %s: operation %d (%s)",
+                 st->label, k + 1, st_op_name(op->kind));
+        int e = apply_op(op);
+        op_context[0] = '\0';
+        if (e < 0)
+            fail("step %s: operation %d (%s %s %s): %s", st->label, k + 1,
+                 st_op_name(op->kind), op->target[0] ? op->target : "-",
+                 op->value[0] ? op->value : "-", strerror(-e));
+        fprintf(ev, "op %llu %s %s %s %s\n",
+                (unsigned long long)((ag_now_ns() - start_ns) / 1000000),
+                st_op_name(op->kind), st->label,
+                op->target[0] ? op->target : "-",
+                op->value[0] ? op->value : "-");
+    }
+}
+
+/* }==================================================================== */
 
 static void hang_if(const char *stage)
 {
@@ -1261,22 +1233,30 @@ int main(void)
         fail("mmap of %zu bytes for %d workers: %s", shsize, nw, strerror(errno));
     sh->nslots = nw;
     sh->seed = run_seed;
-    sh->spin_us = spec.spin_us;
-    sh->sleep_us = spec.sleep_us;
-    sh->burst_us = spec.burst_us;
-    sh->work_us = spec.work_us;
+    if (spec.ncg > 0) {
+        const st_work_params *p0 = &spec.cg[0].params;
+        sh->spin_us = p0->spin_us;
+        sh->sleep_us = p0->sleep_us;
+        sh->burst_us = p0->burst_us;
+        sh->work_us = p0->work_us;
+    }
     int k = 0;
     for (int i = 0; i < spec.ncg; i++) {
-        cg_spec *c = &spec.cg[i];
+        const st_scn_cgroup *c = &spec.cg[i];
+        if ((int)c->work >= W_COUNT)
+            fail("cgroup %s: work type %s is not implemented by this agent",
+                 c->name, st_work_name(c->work));
         int fan = c->fanout > 0 ? c->fanout : c->workers - 1;
         int messenger = -1, in_group = 0;
         for (int j = 0; j < c->workers; j++, k++) {
             ag_slot *s = &sh->slots[k];
             s->cgroup = i;
             s->index = j;
-            s->work = c->work;
+            s->work = (ag_work)c->work;
+            s->attrs = c->attrs;
+            s->params = c->params;
             s->rd_fd = s->wr_fd = -1;
-            if (c->work == W_PIPE_IO && j % 2 == 1) {
+            if (c->work == ST_WORK_PIPE_IO && j % 2 == 1) {
                 int a2b[2], b2a[2];
                 if (pipe(a2b) < 0 || pipe(b2a) < 0)
                     fail("pipe: %s", strerror(errno));
@@ -1288,7 +1268,7 @@ int main(void)
                 a->peer = k;
                 s->peer = k - 1;
             }
-            if (c->work == W_FUTEX_FAN_OUT) {
+            if (c->work == ST_WORK_FUTEX_FAN_OUT) {
                 if (in_group == 0) {
                     messenger = k;
                     s->is_messenger = 1;
@@ -1297,10 +1277,12 @@ int main(void)
                 in_group = (in_group + 1) % (fan + 1);
             }
         }
-        if (c->work == W_PIPE_IO && c->workers % 2)
+        if (c->work == ST_WORK_PIPE_IO && c->workers % 2)
             fail("cgroup %s: PipeIo needs an even number of workers", c->name);
     }
     pid_t *pids = calloc((size_t)nw, sizeof *pids);
+    run_sh = sh;
+    run_pids = pids;
     for (int i = 0; i < nw; i++) {
         pid_t p = fork();
         if (p < 0)
@@ -1319,8 +1301,8 @@ int main(void)
                      spec.cg[s->cgroup].name);
             snprintf(pid, sizeof pid, "%d", getpid());
             write_file(cp, pid);
-            if (spec.cg[s->cgroup].affinity[0])
-                pin_to(spec.cg[s->cgroup].affinity);
+            if (spec.cg[s->cgroup].attrs.affinity[0])
+                pin_to(spec.cg[s->cgroup].attrs.affinity);
             ag_worker_main(sh, i);
             _exit(0);
         }
@@ -1361,12 +1343,15 @@ int main(void)
         uint64_t it = 0;
         for (int i = 0; i < nw; i++)
             it += sh->slots[i].iterations;
+        if (ph > 0 && ph == spec.sched_from_phase)
+            start_scheduler(); /* before the ops: they may detach it */
         if (ph > 0)
-            apply_step(&spec.steps[ph - 1]);
-        if (ph > 0 && ph == spec.sched_from_phase) {
-            /* The phase begins once the scheduler is attached, so the
-             * attach time counts toward neither phase. */
-            start_scheduler();
+            apply_step(&spec.steps[ph - 1], ev, sh->start_ns);
+        if (ph > 0 && (ph == spec.sched_from_phase ||
+                       spec.steps[ph - 1].nops > 0)) {
+            /* The phase begins once its operations are done (a
+             * scheduler attached), so their time counts toward neither
+             * phase. */
             t_phase = ag_now_ns();
             it = 0;
             for (int i = 0; i < nw; i++)
@@ -1503,14 +1488,7 @@ int main(void)
         write_all(port_fd, cut, sizeof cut - 1);
         vm_exit(ST_FRAME_EXIT_PASS);
     }
-    if (sched_pid > 0) {
-        kill(sched_pid, SIGINT);
-        for (int i = 0; i < 100; i++) {
-            if (waitpid(sched_pid, NULL, WNOHANG) == sched_pid)
-                break;
-            usleep(10000);
-        }
-    }
+    stop_scheduler(1000);
     if (lost)
         finish(ST_FRAME_EXIT_FAIL, lost);
     for (int i = 0; i < nw; i++)

@@ -11,9 +11,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define AG_MAX_CGROUPS 16
-#define AG_MAX_WORKERS 256
-#define AG_MAX_PHASES 17      /* BASELINE + 16 steps */
+#include "schedtest/scenario.h"
+
+/* The scenario's limits (scenario.h): st_scenario_parse refuses more. */
+#define AG_MAX_CGROUPS ST_SCN_MAX_CGROUPS
+#define AG_MAX_WORKERS ST_SCN_MAX_WORKERS
+#define AG_MAX_PHASES (ST_SCN_MAX_STEPS + 1) /* BASELINE + every step */
 #define AG_MAX_CPUS 256
 #define AG_RESERVOIR 4096     /* samples kept per kind per worker */
 
@@ -27,6 +30,17 @@ typedef enum {
     W_MIXED,
     W_COUNT
 } ag_work;
+
+/* The first W_COUNT work types of ST_WORK_TYPES, in the same order; the
+ * others are refused until work.c runs them. */
+_Static_assert((int)W_CPU_SPIN == (int)ST_WORK_CPU_SPIN &&
+               (int)W_SPIN_WAIT == (int)ST_WORK_SPIN_WAIT &&
+               (int)W_YIELD_HEAVY == (int)ST_WORK_YIELD_HEAVY &&
+               (int)W_PIPE_IO == (int)ST_WORK_PIPE_IO &&
+               (int)W_FUTEX_FAN_OUT == (int)ST_WORK_FUTEX_FAN_OUT &&
+               (int)W_BURSTY == (int)ST_WORK_BURSTY &&
+               (int)W_MIXED == (int)ST_WORK_MIXED,
+               "ag_work follows ST_WORK_TYPES");
 
 /* Work type names as ktstr spells them (sidecar `work_type`). */
 extern const char *const ag_work_names[W_COUNT];
@@ -47,6 +61,8 @@ typedef struct {
     int peer;              /* ping-pong partner / fan-out messenger slot */
     int is_messenger;
     int rd_fd, wr_fd;      /* ping-pong pipe ends */
+    st_task_attrs attrs;   /* the cgroup's per-worker attributes */
+    st_work_params params; /* the cgroup's work parameters */
     /* live counters, read by the agent while the worker runs */
     volatile uint64_t work_units;
     volatile uint64_t iterations;
@@ -79,7 +95,8 @@ typedef struct {
     uint64_t seed;        /* the run's seed (schedtest.seed=), mixed into
                              every worker's random choices */
     int nslots;
-    /* per-work-type parameters (µs) */
+    /* per-work-type parameters (µs): the first cgroup's, until every
+     * work type reads its slot's `params` */
     uint32_t spin_us, sleep_us, burst_us, work_us;
     ag_slot slots[];
 } ag_shared;

@@ -11,7 +11,14 @@
  * host table records clock, icount_shift and seed.
  *   accel([opts]) -> "kvm"|"tcg", why   (auto resolved once per process)
  *   qemu_version() -> "QEMU emulator version ..." | nil, msg, code
- *   spec(opts)   -> the scenario spec text the guest agent reads
+ *   spec(opts)   -> the scenario text the guest agent reads
+ *   LIMITS, WORK_TYPES, POLICIES, OPS, WORK_PARAMS: from scenario.h
+ *
+ * run, start and spec first call schedtest.scenario.complete(opts): the
+ * defaults are decided there, once, and this binding only checks the
+ * completed table and copies it into a st_scenario (a field complete()
+ * did not fill raises, naming it).  The image is the core's
+ * (guest_image.c); the text is the core's (scenario.c).
  *
  *   handle:poll([ms]) -> finished (boolean) | nil, msg, "EINTR"
  *   handle:console()  -> console text that arrived since the last call
@@ -30,11 +37,12 @@
 #include "schedtest/error.h"
 #include "schedtest/fold.h"
 #include "schedtest/fs.h"
-#include "schedtest/initramfs.h"
+#include "schedtest/guest_image.h"
 #include "schedtest/kernel.h"
 #include "schedtest/vm.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdint.h>
@@ -78,377 +86,411 @@ static void push_node(lua_State *L, const st_fold_node *n)
 /* }==================================================================== */
 
 /* {====================================================================
- * Options -> scenario spec text (the agent's format: src/guest/agent.c)
+ * Options -> st_scenario
+ *
+ * The options were completed by schedtest.scenario.complete (every
+ * default is decided there); this only checks types and bounds and
+ * copies.  A missing field is misuse: the error names it.
  * ===================================================================== */
-
-static const char *const work_names[][2] = {
-    {"CpuSpin", "cpu_spin"},         {"SpinWait", "spin_wait"},
-    {"YieldHeavy", "yield_heavy"},   {"PipeIo", "pipe_pingpong"},
-    {"FutexFanOut", "futex_fanout"}, {"Bursty", "bursty"},
-    {"Mixed", "mix"},
-};
-
-static const char *check_work(lua_State *L, int idx, const char *w)
-{
-    for (size_t i = 0; i < sizeof work_names / sizeof work_names[0]; i++)
-        if (strcmp(w, work_names[i][0]) == 0 || strcmp(w, work_names[i][1]) == 0)
-            return work_names[i][0];
-    luaL_argerror(L, idx, lua_pushfstring(L, "unknown work type '%s' "
-                  "(expected CpuSpin|cpu_spin, SpinWait|spin_wait, "
-                  "YieldHeavy|yield_heavy, PipeIo|pipe_pingpong, "
-                  "FutexFanOut|futex_fanout, Bursty|bursty, Mixed|mix)", w));
-    return NULL;
-}
-
-/* A token that goes into a space-separated spec line. */
-static const char *word(lua_State *L, int idx, const char *what, const char *s)
-{
-    if (!*s || strpbrk(s, " \t\n\r"))
-        luaL_argerror(L, idx, lua_pushfstring(L, "%s '%s': must be one "
-                      "word (no spaces)", what, s));
-    return s;
-}
 
 /* Longest duration, timeout or total run in seconds: what the launcher
  * holds (ST_VM_MAX_MS, a day). */
 #define MAX_SECONDS (ST_VM_MAX_MS / 1000)
 
-/*
- * Seconds in field `key` of the table at `t` (`def` when absent) as
- * milliseconds, for the option the error calls `name` (argument `argi`).
- * Checked before the conversion: a double beyond INT_MAX does not convert
- * to an int (undefined; INT_MIN on x86, which once showed up as a bogus
- * 30 s hang).  NaN fails the comparison too.
- */
-static int ms_field(lua_State *L, int argi, int t, const char *key,
-                    double def, const char *name)
+/* Raise "bad argument #1 to 'f' (<message>)": the options are always the
+ * first argument. */
+static int opt_error(lua_State *L, const char *fmt, ...)
 {
-    double s = luax_optfieldnumber(L, t, key, def);
-    if (!(s >= 0 && s <= MAX_SECONDS))
-        luaL_argerror(L, argi, lua_pushfstring(L, "%s: expected seconds from "
-                      "0 to %d (a day), got %f", name, MAX_SECONDS,
-                      (lua_Number)s));
+    va_list ap;
+    va_start(ap, fmt);
+    const char *msg = lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return luaL_argerror(L, 1, msg);
+}
+
+/* Raise naming "<where>" for a key of table t not in `keys`. */
+static void check_keys(lua_State *L, int t, const char *where,
+                       const char *const keys[])
+{
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+        int known = 0;
+        for (int i = 0; keys[i] && lua_type(L, -2) == LUA_TSTRING; i++)
+            known |= strcmp(keys[i], lua_tostring(L, -2)) == 0;
+        if (!known) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (int i = 0; keys[i]; i++) {
+                luaL_addstring(&b, i ? ", " : "");
+                luaL_addstring(&b, keys[i]);
+            }
+            luaL_pushresult(&b);
+            char name[128]; /* "cgroups[1]." names cgroups[1] */
+            snprintf(name, sizeof name, "%s", where);
+            size_t n = strlen(name);
+            if (n && name[n - 1] == '.')
+                name[n - 1] = '\0';
+            const char *list = lua_tostring(L, -1);
+            const char *key = luaL_tolstring(L, -3, NULL); /* the key */
+            opt_error(L, "%s: unknown option '%s' (expected one of: %s)",
+                      name, key, list);
+        }
+    }
+}
+
+/* Push t[key]; raise naming "<where><key>" when it is nil. */
+static void get_req(lua_State *L, int t, const char *where, const char *key)
+{
+    if (lua_getfield(L, t, key) == LUA_TNIL)
+        opt_error(L, "%s%s: missing", where, key);
+}
+
+/*
+ * Seconds in t[key] as milliseconds, 0 to a day.  Checked before the
+ * conversion: a double beyond INT_MAX does not convert to an int
+ * (undefined; INT_MIN on x86, which once showed up as a bogus 30 s
+ * hang).  NaN fails the comparison too.
+ */
+static int req_ms(lua_State *L, int t, const char *where, const char *key)
+{
+    get_req(L, t, where, key);
+    int isnum;
+    double s = lua_tonumberx(L, -1, &isnum);
+    if (!isnum || !(s >= 0 && s <= MAX_SECONDS))
+        opt_error(L, "%s%s: expected seconds from 0 to %d (a day), got %f",
+                  where, key, MAX_SECONDS, (lua_Number)(isnum ? s : -1));
+    lua_pop(L, 1);
     return (int)(s * 1000);
 }
 
-/* Integer field `key` of the table at `t` (`def` when absent), checked
- * against lo..hi before it is narrowed to an int. */
-static int int_field(lua_State *L, int argi, int t, const char *key,
-                     lua_Integer def, lua_Integer lo, lua_Integer hi,
-                     const char *name)
+/* Integer t[key] in lo..hi, checked before it is narrowed to an int. */
+static int req_int(lua_State *L, int t, const char *where, const char *key,
+                   lua_Integer lo, lua_Integer hi)
 {
-    lua_Integer v = luax_optfieldinteger(L, t, key, def);
+    get_req(L, t, where, key);
+    int isnum;
+    lua_Integer v = lua_tointegerx(L, -1, &isnum);
+    if (!isnum)
+        opt_error(L, "%s%s: expected a whole number, got %s", where, key,
+                  luaL_typename(L, -1));
     if (v < lo || v > hi)
-        luaL_argerror(L, argi, lua_pushfstring(L, "%s: expected %I to %I, "
-                      "got %I", name, lo, hi, v));
+        opt_error(L, "%s%s: expected %I to %I, got %I", where, key, lo, hi,
+                  v);
+    lua_pop(L, 1);
     return (int)v;
 }
 
-/* Like int_field for an optional field: 0 when absent. */
-static int opt_int_field(lua_State *L, int argi, int t, const char *key,
-                         lua_Integer lo, lua_Integer hi, const char *name)
+static int req_bool(lua_State *L, int t, const char *where, const char *key)
 {
-    int absent = lua_getfield(L, t, key) == LUA_TNIL;
+    get_req(L, t, where, key);
+    if (!lua_isboolean(L, -1))
+        opt_error(L, "%s%s: expected true or false, got %s", where, key,
+                  luaL_typename(L, -1));
+    int b = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    return absent ? 0 : int_field(L, argi, t, key, 0, lo, hi, name);
+    return b;
 }
 
-/* Value of t[k] as a string (numbers converted), or NULL. */
-static const char *field_str(lua_State *L, int t, const char *k)
+/* t[key] (a string or a number) copied into out[size]; returns the
+ * string, which lives as long as the options table. */
+static const char *req_str(lua_State *L, int t, const char *where,
+                           const char *key, char *out, size_t size)
 {
-    lua_getfield(L, t, k);
-    const char *s = lua_isnil(L, -1) ? NULL : luaL_tolstring(L, -1, NULL);
-    if (s)
-        lua_replace(L, -2);
-    /* leave the value on the stack: it anchors s; caller pops */
+    get_req(L, t, where, key);
+    if (!lua_isstring(L, -1))
+        opt_error(L, "%s%s: expected a string, got %s", where, key,
+                  luaL_typename(L, -1));
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (out && len >= size)
+        opt_error(L, "%s%s: '%s' is longer than %d bytes", where, key, s,
+                  (int)size - 1);
+    if (out)
+        memcpy(out, s, len + 1);
+    lua_pop(L, 1);
     return s;
 }
 
-/* "sysctl key value" lines from a {key=value} map or {"key=value"} list. */
-/* The spec text under construction: one table entry per piece. */
-typedef struct {
-    lua_State *L;
-    int t;          /* absolute index of the table of pieces */
-    lua_Integer n;  /* pieces so far */
-} spec_buf;
-
-static void spec_add(spec_buf *s, const char *piece)
+/* Push t[key] as a list of at most `max` items; returns its length. */
+static int req_list(lua_State *L, int t, const char *where, const char *key,
+                    int max)
 {
-    lua_pushstring(s->L, piece);
-    lua_rawseti(s->L, s->t, ++s->n);
+    get_req(L, t, where, key);
+    if (!lua_istable(L, -1))
+        opt_error(L, "%s%s: expected a list, got %s", where, key,
+                  luaL_typename(L, -1));
+    lua_Unsigned n = lua_rawlen(L, -1);
+    if (n > (lua_Unsigned)max)
+        opt_error(L, "%s%s: %I items; at most %d", where, key,
+                  (lua_Integer)n, max);
+    return (int)n;
 }
 
-static void add_sysctls(lua_State *L, spec_buf *b, int t, int argi,
-                        const char *dir)
+/* Push item i of the list at `list`, a table; `what` names it. */
+static int list_item(lua_State *L, int list, int i, const char *what)
 {
-    if (lua_isnil(L, t))
-        return;
-    luaL_checktype(L, t, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        char line[1024];
-        if (lua_type(L, -2) == LUA_TNUMBER) {
-            const char *kv = luaL_checkstring(L, -1);
-            const char *eq = strchr(kv, '=');
-            if (!eq)
-                luaL_argerror(L, argi, lua_pushfstring(L, "sysctl '%s': "
-                              "expected key=value", kv));
-            snprintf(line, sizeof line, "%s %.*s %s\n", dir, (int)(eq - kv),
-                     kv, eq + 1);
-        } else {
-            lua_pushvalue(L, -2);
-            const char *k = lua_tostring(L, -1);
-            const char *v = luaL_tolstring(L, -2, NULL);
-            snprintf(line, sizeof line, "%s %s %s\n", dir, word(L, argi, "sysctl", k), v);
-            lua_pop(L, 2);
-        }
-        spec_add(b, line);
+    if (lua_rawgeti(L, list, i) != LUA_TTABLE)
+        opt_error(L, "%s[%d]: expected a table", what, i);
+    return lua_gettop(L);
+}
+
+/* The list of strings at t[key] into `out` (at most max, each size). */
+static int req_strings(lua_State *L, int t, const char *where,
+                       const char *key, char (*out)[ST_SCN_PATH_MAX], int max)
+{
+    int n = req_list(L, t, where, key, max);
+    int list = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "[%d]", i);
+        lua_rawgeti(L, list, i);
+        if (!lua_isstring(L, -1))
+            opt_error(L, "%s%s%s: expected a string", where, key, k);
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        if (len >= ST_SCN_PATH_MAX)
+            opt_error(L, "%s%s%s: longer than %d bytes", where, key, k,
+                      ST_SCN_PATH_MAX - 1);
+        memcpy(out[i - 1], s, len + 1);
         lua_pop(L, 1);
     }
+    lua_pop(L, 1);
+    return n;
 }
 
-static void add_writes(lua_State *L, spec_buf *b, int t, const char *dir)
+/* An enum from its name; -1 names the field and the choices. */
+static int req_enum(lua_State *L, int t, const char *where, const char *key,
+                    int (*from)(const char *), const char *(*name)(int),
+                    int count)
 {
-    if (lua_isnil(L, t))
-        return;
-    luaL_checktype(L, t, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        lua_pushvalue(L, -2);
-        const char *k = lua_tostring(L, -1);
-        const char *v = luaL_tolstring(L, -2, NULL);
-        char line[1024];
-        snprintf(line, sizeof line, "%s %s %s\n", dir, k, v);
-        lua_pop(L, 3);
-        spec_add(b, line);
+    char v[ST_SCN_NAME_MAX];
+    req_str(L, t, where, key, v, sizeof v);
+    int e = from(v);
+    if (e >= 0)
+        return e;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; i < count; i++) {
+        luaL_addstring(&b, i ? ", " : "");
+        luaL_addstring(&b, name(i));
     }
+    luaL_pushresult(&b);
+    return opt_error(L, "%s%s: unknown %s '%s' (expected one of %s)", where,
+                     key, key, v, lua_tostring(L, -1));
+}
+
+static const char *work_suite(int w) { return st_work_suite_name((st_work)w); }
+static const char *policy_name(int p)
+{
+    return st_policy_name((st_sched_policy)p);
+}
+static const char *op_name(int k) { return st_op_name((st_scn_op_kind)k); }
+
+static const char *const param_keys[] = {
+#define ST_X(f, doc) #f,
+    ST_WORK_PARAMS(ST_X)
+#undef ST_X
+    NULL
+};
+
+/* Every work parameter of the table at t[key]. */
+static void req_params(lua_State *L, int t, const char *where,
+                       st_work_params *p)
+{
+    get_req(L, t, where, "params");
+    int pt = lua_gettop(L);
+    char w[64];
+    snprintf(w, sizeof w, "%sparams", where);
+    check_keys(L, pt, w, param_keys);
+    snprintf(w, sizeof w, "%sparams.", where);
+    st_work_params tmp;
+#define ST_X(f, doc) tmp.f = (uint32_t)req_int(L, pt, w, #f, 0, \
+                                               ST_SCN_MAX_PARAM);
+    ST_WORK_PARAMS(ST_X)
+#undef ST_X
+    if (p)
+        *p = tmp;
+    lua_pop(L, 1);
+}
+
+static void req_attrs(lua_State *L, int t, const char *where,
+                      st_task_attrs *a)
+{
+    a->policy = (st_sched_policy)req_enum(L, t, where, "policy",
+                                          st_policy_from_name, policy_name,
+                                          ST_POLICY_COUNT);
+    a->priority = req_int(L, t, where, "priority", 0, 99);
+    a->nice = req_int(L, t, where, "nice", -20, 19);
+    req_str(L, t, where, "affinity", a->affinity, sizeof a->affinity);
+    req_str(L, t, where, "comm", a->comm, sizeof a->comm);
+}
+
+static const char *const cgroup_keys[] = {
+    "name", "workers", "work", "cpuset", "weight", "fanout", "params",
+    "policy", "priority", "nice", "affinity", "comm", NULL};
+
+static void to_cgroup(lua_State *L, int c, const char *w, st_scn_cgroup *cg)
+{
+    check_keys(L, c, w, cgroup_keys);
+    req_str(L, c, w, "name", cg->name, sizeof cg->name);
+    cg->workers = req_int(L, c, w, "workers", 1, ST_SCN_MAX_WORKERS);
+    cg->work = (st_work)req_enum(L, c, w, "work", st_work_from_name,
+                                 work_suite, ST_WORK_COUNT);
+    req_str(L, c, w, "cpuset", cg->cpuset, sizeof cg->cpuset);
+    cg->weight = req_int(L, c, w, "weight", 0, 10000);
+    cg->fanout = req_int(L, c, w, "fanout", 0, ST_SCN_MAX_WORKERS);
+    req_params(L, c, w, &cg->params);
+    req_attrs(L, c, w, &cg->attrs);
+}
+
+static const char *const op_keys[] = {"kind", "target", "value", NULL};
+
+static void to_step(lua_State *L, int t, const char *w, st_scn_step *st)
+{
+    static const char *const keys[] = {"duration", "label", "ops", NULL};
+    check_keys(L, t, w, keys);
+    st->ms = req_ms(L, t, w, "duration");
+    req_str(L, t, w, "label", st->label, sizeof st->label);
+    st->nops = req_list(L, t, w, "ops", ST_SCN_MAX_OPS);
+    int list = lua_gettop(L);
+    for (int k = 0; k < st->nops; k++) {
+        char ow[96];
+        snprintf(ow, sizeof ow, "%sops[%d].", w, k + 1);
+        int op = list_item(L, list, k + 1, "ops");
+        check_keys(L, op, ow, op_keys);
+        st_scn_op *o = &st->ops[k];
+        o->kind = (st_scn_op_kind)req_enum(L, op, ow, "kind", st_op_from_name,
+                                           op_name, ST_OP_COUNT);
+        req_str(L, op, ow, "target", o->target, sizeof o->target);
+        req_str(L, op, ow, "value", o->value, sizeof o->value);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static const char *const payload_keys[] = {
+    "name", "binary", "args", "cgroup", "from_phase", "interrupt_at_end",
+    "timeout", "policy", "priority", "nice", "affinity", "comm", NULL};
+
+static void to_payload(lua_State *L, int t, const char *w, st_scn_payload *p,
+                       const char **host)
+{
+    check_keys(L, t, w, payload_keys);
+    req_str(L, t, w, "name", p->name, sizeof p->name);
+    *host = req_str(L, t, w, "binary", NULL, 0);
+    p->nargs = req_strings(L, t, w, "args", p->args,
+                           ST_SCN_MAX_PAYLOAD_ARGS);
+    req_str(L, t, w, "cgroup", p->cgroup, sizeof p->cgroup);
+    p->from_phase = req_int(L, t, w, "from_phase", 0, ST_SCN_MAX_STEPS);
+    p->interrupt_at_end = req_bool(L, t, w, "interrupt_at_end");
+    p->timeout_ms = req_ms(L, t, w, "timeout");
+    req_attrs(L, t, w, &p->attrs);
+}
+
+static void to_scheduler(lua_State *L, int o, st_scenario *s,
+                         st_guest_image *img)
+{
+    if (lua_getfield(L, o, "scheduler") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        opt_error(L, "scheduler: table {binary=, args=} expected");
+    int t = lua_gettop(L);
+    static const char *const keys[] = {"binary", "args", "name",
+                                       "from_phase", "sched_ext", NULL};
+    check_keys(L, t, "scheduler", keys);
+    img->scheduler = req_str(L, t, "scheduler.", "binary", NULL, 0);
+    s->nsched_args = req_strings(L, t, "scheduler.", "args", s->sched_args,
+                                 ST_SCN_MAX_SCHED_ARGS);
+    /* from_phase: the scheduler joins at that phase (1 = the first
+     * step), so one run measures the built-in scheduler first. */
+    s->sched_from_phase = req_int(L, t, "scheduler.", "from_phase", 0,
+                                  ST_SCN_MAX_STEPS);
+    /* sched_ext = false: a user-space tuner, attached once alive */
+    s->sched_not_scx = !req_bool(L, t, "scheduler.", "sched_ext");
+    lua_pop(L, 1);
+}
+
+/* The records of list t[key] through `fill`, into `base` (stride). */
+#define EACH_ITEM(L, t, key, max, count, body)                            \
+    do {                                                                   \
+        count = req_list(L, t, "", key, max);                              \
+        int list_ = lua_gettop(L);                                         \
+        for (int i_ = 0; i_ < count; i_++) {                               \
+            char w[48];                                                    \
+            snprintf(w, sizeof w, "%s[%d].", key, i_ + 1);                 \
+            int item = list_item(L, list_, i_ + 1, key);                   \
+            body;                                                          \
+            lua_pop(L, 1);                                                 \
+        }                                                                  \
+        lua_pop(L, 1);                                                     \
+    } while (0)
+
+/*
+ * The scenario of the completed options at `o` into `s` (zeroed), the
+ * host files it needs into `img` (strings owned by the options table).
+ * Raises on misuse, including a scenario st_scenario_check refuses.
+ */
+static void to_scenario(lua_State *L, int o, st_scenario *s,
+                        st_guest_image *img)
+{
+    memset(s, 0, sizeof *s);
+    s->duration_ms = req_ms(L, o, "", "duration");
+    s->settle_ms = req_ms(L, o, "", "settle");
+    s->attach_timeout_ms = req_ms(L, o, "", "attach_timeout");
+    s->monitor_ms = req_int(L, o, "", "monitor_ms", 1, 60000);
+    req_params(L, o, "", NULL); /* the cgroups carry them; check anyway */
+    to_scheduler(L, o, s, img);
+    EACH_ITEM(L, o, "cgroups", ST_SCN_MAX_CGROUPS, s->ncg,
+              to_cgroup(L, item, w, &s->cg[i_]));
+    EACH_ITEM(L, o, "writes", ST_SCN_MAX_WRITES, s->nwrites, {
+        req_str(L, item, w, "path", s->writes[i_].path, ST_SCN_PATH_MAX);
+        req_str(L, item, w, "value", s->writes[i_].value, ST_SCN_PATH_MAX);
+    });
+    EACH_ITEM(L, o, "steps", ST_SCN_MAX_STEPS, s->nsteps,
+              to_step(L, item, w, &s->steps[i_]));
+    EACH_ITEM(L, o, "payloads", ST_SCN_MAX_PAYLOADS, s->npayloads,
+              to_payload(L, item, w, &s->payloads[i_], &img->payloads[i_]));
+    req_str(L, o, "", "fault", s->fault, sizeof s->fault);
+    req_str(L, o, "", "fault_stage", s->fault_stage, sizeof s->fault_stage);
+    /* guest paths first: the check wants the scheduler's */
+    if (st_guest_image_place(s, img) < 0)
+        opt_error(L, "%s", st_error_last());
+    char err[512];
+    if (st_scenario_check(s, err, sizeof err) < 0)
+        opt_error(L, "%s", err);
 }
 
 static const char *const run_opts[] = {
     "kernel", "topology", "memory_mb", "scheduler", "duration", "cgroups",
     "steps", "sysctls", "kargs", "accel", "timeouts", "writes", "features",
-    "params", "fault", "qemu", "machine", "settle", "attach_timeout",
-    "monitor_ms", "files", "test_name", "clock", "shift", "seed", NULL};
+    "params", "fault", "fault_stage", "qemu", "machine", "settle",
+    "attach_timeout", "monitor_ms", "files", "test_name", "clock", "shift",
+    "seed", "payloads", NULL};
 
-/* Build the spec text from the options table at `o`; pushes it. */
-static void build_spec(lua_State *L, int o)
+/*
+ * Replace the options at index 1 with schedtest.scenario.complete(opts)
+ * (the one place defaults are decided), after checking their names.
+ */
+static void complete_options(lua_State *L)
 {
-    /* Lines collect in a table: a luaL_Buffer would break as soon as it
-     * grows while option tables sit above it on the stack. */
-    lua_newtable(L);
-    spec_buf b = {L, lua_gettop(L), 0};
-    char line[1024];
-    snprintf(line, sizeof line, "duration_ms %d\n",
-             ms_field(L, o, o, "duration", 2.0, "duration"));
-    spec_add(&b, line);
-    snprintf(line, sizeof line, "settle_ms %d\n",
-             ms_field(L, o, o, "settle", 0.3, "settle"));
-    spec_add(&b, line);
-    snprintf(line, sizeof line, "attach_timeout_ms %d\n",
-             ms_field(L, o, o, "attach_timeout", 20, "attach_timeout"));
-    spec_add(&b, line);
-    snprintf(line, sizeof line, "monitor_ms %d\n",
-             int_field(L, o, o, "monitor_ms", 100, 1, 60000, "monitor_ms"));
-    spec_add(&b, line);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luax_checkoptions(L, 1, run_opts);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "schedtest.scenario");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "complete");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    lua_replace(L, 1);
+    lua_pop(L, 1);
+}
 
-    lua_getfield(L, o, "params");
-    if (!lua_isnil(L, -1)) {
-        int p = lua_gettop(L);
-        static const char *const keys[] = {"spin_us", "sleep_us", "burst_us",
-                                           "work_us", NULL};
-        luax_checkoptions(L, p, keys);
-        spec_add(&b, "param");
-        for (int i = 0; keys[i]; i++) {
-            if (lua_getfield(L, p, keys[i]) != LUA_TNIL) {
-                char name[32];
-                snprintf(name, sizeof name, "params.%s", keys[i]);
-                /* the agent reads them with atoi */
-                snprintf(line, sizeof line, " %s=%d", keys[i],
-                         int_field(L, o, p, keys[i], 0, 0, INT_MAX, name));
-                spec_add(&b, line);
-            }
-            lua_pop(L, 1);
-        }
-        spec_add(&b, "\n");
-    }
-    lua_pop(L, 1);
-
-    lua_getfield(L, o, "sysctls");
-    add_sysctls(L, &b, lua_gettop(L), o, "sysctl");
-    lua_pop(L, 1);
-    lua_getfield(L, o, "writes");
-    add_writes(L, &b, lua_gettop(L), "write");
-    lua_pop(L, 1);
-    lua_getfield(L, o, "features");
-    if (!lua_isnil(L, -1)) {
-        luaL_checktype(L, -1, LUA_TTABLE);
-        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
-            snprintf(line, sizeof line, "write /sys/kernel/debug/sched/features %s\n",
-                     word(L, o, "feature", luaL_checkstring(L, -1)));
-            spec_add(&b, line);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-
-    lua_getfield(L, o, "scheduler");
-    if (lua_istable(L, -1)) {
-        int s = lua_gettop(L);
-        static const char *const keys[] = {"binary", "args", "name",
-                                           "from_phase", "sched_ext", NULL};
-        luax_checkoptions(L, s, keys);
-        /* from_phase: the scheduler joins at that phase (1 = the first
-         * step), so one run measures the built-in scheduler first. */
-        lua_Integer from = luax_optfieldinteger(L, s, "from_phase", 0);
-        if (from < 0 || from > 16)
-            luaL_argerror(L, o, "scheduler.from_phase must be a phase index "
-                          "(0 = BASELINE, k = the k-th step, at most 16)");
-        if (from > 0) {
-            snprintf(line, sizeof line, "scheduler_from_phase %lld\n",
-                     (long long)from);
-            spec_add(&b, line);
-        }
-        /* sched_ext = false: a user-space tuner, attached once alive */
-        if (!luax_optfieldboolean(L, s, "sched_ext", 1))
-            spec_add(&b, "scheduler_not_scx 1\n");
-        const char *bin = luax_optfieldstring(L, s, "binary", NULL);
-        if (!bin)
-            luaL_argerror(L, o, "scheduler.binary is required");
-        char *copy = strdup(bin);
-        snprintf(line, sizeof line, "scheduler /schedtest/sched/%s\n",
-                 basename(copy));
-        free(copy);
-        spec_add(&b, line);
-        lua_getfield(L, s, "args");
-        if (!lua_isnil(L, -1)) {
-            luaL_checktype(L, -1, LUA_TTABLE);
-            for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
-                snprintf(line, sizeof line, "sched_arg %s\n",
-                         luaL_checkstring(L, -1));
-                spec_add(&b, line);
-                lua_pop(L, 1);
-            }
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    } else if (!lua_isnil(L, -1))
-        luaL_argerror(L, o, "scheduler: table {binary=, args=} expected");
-    lua_pop(L, 1);
-
-    lua_getfield(L, o, "cgroups");
-    if (!lua_isnil(L, -1)) {
-        int cgs = lua_gettop(L);
-        luaL_checktype(L, cgs, LUA_TTABLE);
-        for (lua_Integer i = 1; lua_rawgeti(L, cgs, i) != LUA_TNIL; i++) {
-            int c = lua_gettop(L);
-            static const char *const keys[] = {"name", "workers", "work",
-                                               "cpuset", "affinity", "weight",
-                                               "fanout", NULL};
-            luax_checkoptions(L, c, keys);
-            char defname[32];
-            snprintf(defname, sizeof defname, "cg%lld", (long long)i - 1);
-            const char *name = luax_optfieldstring(L, c, "name", defname);
-            const char *work = check_work(L, o, luax_optfieldstring(L, c, "work", "CpuSpin"));
-            lua_Integer workers = luax_optfieldinteger(L, c, "workers", 1);
-            if (workers < 1 || workers > 256)
-                luaL_argerror(L, o, "cgroups[i].workers must be 1..256");
-            if (strcmp(work, "PipeIo") == 0 && workers % 2)
-                luaL_argerror(L, o, lua_pushfstring(L, "cgroup '%s': PipeIo "
-                              "(pipe ping-pong) needs an even worker count", name));
-            int n = snprintf(line, sizeof line, "cgroup name=%s workers=%lld work=%s",
-                             word(L, o, "cgroup name", name), (long long)workers, work);
-            const char *cpuset = field_str(L, c, "cpuset");
-            if (cpuset)
-                n += snprintf(line + n, sizeof line - (size_t)n, " cpuset=%s",
-                              word(L, o, "cpuset", cpuset));
-            lua_pop(L, 1);
-            const char *aff = field_str(L, c, "affinity");
-            if (aff)
-                n += snprintf(line + n, sizeof line - (size_t)n, " affinity=%s",
-                              word(L, o, "affinity", aff));
-            lua_pop(L, 1);
-            int w = opt_int_field(L, o, c, "weight", 1, 10000,
-                                  "cgroups[i].weight");
-            if (w > 0)
-                n += snprintf(line + n, sizeof line - (size_t)n, " weight=%d", w);
-            int f = opt_int_field(L, o, c, "fanout", 1, 256,
-                                  "cgroups[i].fanout");
-            if (f > 0)
-                n += snprintf(line + n, sizeof line - (size_t)n, " fanout=%d", f);
-            snprintf(line + n, sizeof line - (size_t)n, "\n");
-            spec_add(&b, line);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-
-    lua_getfield(L, o, "steps");
-    if (!lua_isnil(L, -1)) {
-        int sts = lua_gettop(L);
-        luaL_checktype(L, sts, LUA_TTABLE);
-        for (lua_Integer i = 1; lua_rawgeti(L, sts, i) != LUA_TNIL; i++) {
-            int s = lua_gettop(L);
-            static const char *const keys[] = {"duration", "label", "writes",
-                                               "sysctls", "cpusets", "weights",
-                                               NULL};
-            luax_checkoptions(L, s, keys);
-            char deflabel[32], name[48];
-            snprintf(deflabel, sizeof deflabel, "Step[%lld]", (long long)i - 1);
-            snprintf(name, sizeof name, "steps[%lld].duration", (long long)i);
-            snprintf(line, sizeof line, "step ms=%d label=%s\n",
-                     ms_field(L, o, s, "duration", 1.0, name),
-                     word(L, o, "step label",
-                          luax_optfieldstring(L, s, "label", deflabel)));
-            spec_add(&b, line);
-            lua_getfield(L, s, "writes");
-            add_writes(L, &b, lua_gettop(L), "step_write");
-            lua_pop(L, 1);
-            lua_getfield(L, s, "sysctls");
-            if (!lua_isnil(L, -1)) {
-                /* step sysctls become writes under /proc/sys */
-                luaL_checktype(L, -1, LUA_TTABLE);
-                lua_pushnil(L);
-                while (lua_next(L, -2)) {
-                    lua_pushvalue(L, -2);
-                    char path[512];
-                    snprintf(path, sizeof path, "/proc/sys/%s", lua_tostring(L, -1));
-                    for (char *p = path + 10; *p; p++)
-                        if (*p == '.')
-                            *p = '/';
-                    snprintf(line, sizeof line, "step_write %s %s\n", path,
-                             luaL_tolstring(L, -2, NULL));
-                    lua_pop(L, 3);
-                    spec_add(&b, line);
-                }
-            }
-            lua_pop(L, 1);
-            lua_getfield(L, s, "cpusets");
-            add_writes(L, &b, lua_gettop(L), "step_cpuset");
-            lua_pop(L, 1);
-            lua_getfield(L, s, "weights");
-            add_writes(L, &b, lua_gettop(L), "step_weight");
-            lua_pop(L, 1);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-
-    const char *fault = luax_optfieldstring(L, o, "fault", NULL);
-    if (fault) {
-        snprintf(line, sizeof line, "fault %s\n", word(L, o, "fault", fault));
-        spec_add(&b, line);
-    }
-    luaL_Buffer out;
-    luaL_buffinit(L, &out);
-    for (lua_Integer i = 1; i <= b.n; i++) {
-        lua_rawgeti(L, b.t, i);
-        luaL_addvalue(&out);
-    }
-    luaL_pushresult(&out);
-    lua_remove(L, b.t);
+/* A scenario as a full userdata: 450 KB is not for the C stack, and a
+ * raise frees it with the rest of the stack. */
+static st_scenario *new_scenario(lua_State *L)
+{
+    return lua_newuserdatauv(L, sizeof(st_scenario), 0);
 }
 
 /* }==================================================================== */
@@ -463,6 +505,32 @@ typedef struct {
     double prepare_ms; /* kernel resolution + initramfs, before qemu */
     char kversion[128]; /* from the bzImage header */
 } l_vm;
+
+/* Optional launch option t[key] in seconds (`def` when absent) as ms,
+ * for the option the error calls `name`; bounds as req_ms. */
+static int ms_field(lua_State *L, int argi, int t, const char *key,
+                    double def, const char *name)
+{
+    double s = luax_optfieldnumber(L, t, key, def);
+    if (!(s >= 0 && s <= MAX_SECONDS))
+        luaL_argerror(L, argi, lua_pushfstring(L, "%s: expected seconds from "
+                      "0 to %d (a day), got %f", name, MAX_SECONDS,
+                      (lua_Number)s));
+    return (int)(s * 1000);
+}
+
+/* Optional integer launch option t[key] (`def` when absent), checked
+ * against lo..hi before it is narrowed to an int. */
+static int int_field(lua_State *L, int argi, int t, const char *key,
+                     lua_Integer def, lua_Integer lo, lua_Integer hi,
+                     const char *name)
+{
+    lua_Integer v = luax_optfieldinteger(L, t, key, def);
+    if (v < lo || v > hi)
+        luaL_argerror(L, argi, lua_pushfstring(L, "%s: expected %I to %I, "
+                      "got %I", name, lo, hi, v));
+    return (int)v;
+}
 
 static double mono_ms(void)
 {
@@ -644,71 +712,57 @@ static int agent_path(lua_State *L, char *out, size_t size)
     return access(out, R_OK) == 0 ? 0 : -1;
 }
 
-/* Modules shipped with a cache kernel: <dir>/modules/modules.order;
- * their "module <path>" spec lines go to `lines` (size bytes). */
-static int add_modules(st_initramfs *ir, char *lines, size_t size,
-                       const char *kernel_path)
+/* The planned length of the run, BASELINE plus every step, in ms (each
+ * already within a day), the sum (in 64 bits) against a day. */
+static int run_hint(lua_State *L, const st_scenario *s)
 {
-    char dir[4096], order[4200];
-    lines[0] = '\0';
-    snprintf(dir, sizeof dir, "%s", kernel_path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(order, sizeof order, "%s/modules/modules.order", dir);
-    FILE *f = fopen(order, "r");
-    if (!f)
-        return 0;
-    char name[256];
-    int rc = 0;
-    size_t used = 0;
-    while (rc == 0 && fscanf(f, "%255s", name) == 1) {
-        char host[4600], guest[300];
-        snprintf(host, sizeof host, "%s/modules/%s", dir, name);
-        snprintf(guest, sizeof guest, "/lib/modules/%s", name);
-        rc = st_initramfs_add_file(ir, guest, host, 0644);
-        if (used < size)
-            used += (size_t)snprintf(lines + used, size - used, "module %s\n",
-                                     guest);
-    }
-    fclose(f);
-    return rc;
-}
-
-/* The planned length of the run, BASELINE plus every step, in ms: each
- * checked by ms_field, the sum (in 64 bits) against a day. */
-static int run_hint(lua_State *L, int o)
-{
-    int64_t total = ms_field(L, o, o, "duration", 2.0, "duration");
-    if (lua_getfield(L, o, "steps") == LUA_TTABLE) {
-        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
-            char name[48];
-            snprintf(name, sizeof name, "steps[%lld].duration", (long long)i);
-            total += ms_field(L, o, lua_gettop(L), "duration", 1.0, name);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
+    int64_t total = s->duration_ms;
+    for (int i = 0; i < s->nsteps; i++)
+        total += s->steps[i].ms;
     if (total > ST_VM_MAX_MS)
-        luaL_argerror(L, o, lua_pushfstring(L, "duration and steps add up to "
+        luaL_argerror(L, 1, lua_pushfstring(L, "duration and steps add up to "
                       "%I ms; a run takes at most %d s (a day)",
                       (lua_Integer)total, MAX_SECONDS));
     return (int)total;
 }
 
+/* files = { [guest] = host } as a NULL-terminated guest, host, ...
+ * array in a userdata on the stack; the strings belong to the table. */
+static const char *const *push_files(lua_State *L, int o)
+{
+    int n = 0;
+    if (lua_getfield(L, o, "files") != LUA_TNIL) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1))
+            n++;
+    }
+    int t = lua_gettop(L);
+    const char **a = lua_newuserdatauv(L, sizeof *a * (size_t)(2 * n + 1),
+                                       0);
+    int i = 0;
+    for (lua_pushnil(L); n > 0 && lua_next(L, t); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
+            opt_error(L, "files: expected { [guest path] = host path }");
+        a[i++] = lua_tostring(L, -2);
+        a[i++] = lua_tostring(L, -1);
+    }
+    a[i] = NULL;
+    lua_remove(L, t); /* the userdata stays; the table is in the options */
+    return a;
+}
+
 /*
- * Everything start() needs before qemu: resolve the kernel, build the
- * initramfs in a fresh scratch directory (`*scratch`, locked, so a sweep
- * by a later run can tell it is in use; the caller removes it), fill
- * `opts`.  On failure pushes nil, msg, code and returns the count (3);
- * returns 0 on success with the strings anchored on the stack.
+ * Everything start() needs before qemu: the scenario of the completed
+ * options at `o`, the kernel, the initramfs in a fresh scratch directory
+ * (`*scratch`, locked, so a sweep by a later run can tell it is in use;
+ * the caller removes it), `opts`.  On failure pushes nil, msg, code and
+ * returns the count (3); returns 0 on success with the strings anchored
+ * on the stack.
  */
 static int prepare(lua_State *L, int o, st_vm_opts *opts,
                    st_fs_scratch *scratch, char **kernel_path,
                    char *kversion, size_t kvsize)
 {
-    luax_checkoptions(L, o, run_opts);
     memset(opts, 0, sizeof *opts);
     check_topology(L, o, &opts->topo);
     check_timeouts(L, o, &opts->timeouts);
@@ -718,13 +772,16 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts,
                                 "memory_mb");
     opts->qemu = luax_optfieldstring(L, o, "qemu", NULL);
     opts->machine = luax_optfieldstring(L, o, "machine", NULL);
-    opts->run_hint_ms = run_hint(L, o);
     opts->interrupted = luax_interrupted;
     /* Every check that raises comes before anything is allocated: a
      * raise from here on would leak the kernel path, the initramfs and
      * the temporary directory. */
-    build_spec(L, o); /* anchored on the stack */
-    int spec = lua_gettop(L);
+    st_scenario *scn = new_scenario(L); /* anchored on the stack */
+    st_guest_image img;
+    memset(&img, 0, sizeof img);
+    to_scenario(L, o, scn, &img);
+    opts->run_hint_ms = run_hint(L, scn);
+    img.files = push_files(L, o); /* anchored */
     push_kargs(L, o); /* anchored on the stack */
     opts->kargs = lua_tostring(L, -1);
 
@@ -748,55 +805,18 @@ static int prepare(lua_State *L, int o, st_vm_opts *opts,
                              "(%s); run `make` (it builds build/schedtest-agent) "
                              "or set SCHEDTEST_AGENT", agent));
     }
+    img.agent = agent;
+    img.kernel = *kernel_path;
 
-    st_initramfs *ir = NULL;
     st_fs_scratch sc = ST_FS_SCRATCH_INIT;
-    rc = st_fs_scratch_new(&sc, ST_FS_SCRATCH_VM);
-    const char *dir = sc.path;
-    if (rc == 0)
-        rc = st_initramfs_new(&ir);
-    char modlines[2048] = "";
-    if (rc == 0)
-        rc = st_initramfs_add_chardev(ir, "/dev/console", 0600, 5, 1);
-    if (rc == 0)
-        rc = st_initramfs_add_file(ir, "/init", agent, 0755);
-    if (rc == 0)
-        rc = add_modules(ir, modlines, sizeof modlines, *kernel_path);
-    if (rc == 0 && lua_getfield(L, o, "scheduler") == LUA_TTABLE) {
-        const char *bin = luax_optfieldstring(L, -1, "binary", NULL);
-        if (bin) {
-            char *copy = strdup(bin), guest[512];
-            snprintf(guest, sizeof guest, "/schedtest/sched/%s", basename(copy));
-            free(copy);
-            rc = st_initramfs_add_binary_with_libs(ir, guest, bin, 0755);
-        }
-    }
-    lua_pop(L, 1);
-    if (rc == 0 && lua_getfield(L, o, "files") == LUA_TTABLE) {
-        lua_pushnil(L);
-        while (rc == 0 && lua_next(L, -2)) {
-            lua_pushvalue(L, -2);
-            rc = st_initramfs_add_file(ir, lua_tostring(L, -1),
-                                       luaL_checkstring(L, -2), 0);
-            lua_pop(L, 2);
-        }
-    }
-    lua_pop(L, 1);
-    if (rc == 0) {
-        lua_pushstring(L, modlines);
-        lua_pushvalue(L, spec);
-        lua_concat(L, 2);
-        size_t len;
-        const char *text = lua_tolstring(L, -1, &len);
-        rc = st_initramfs_add_bytes(ir, "/schedtest/spec", text, len, 0644);
-        lua_pop(L, 1);
-    }
     char irpath[4200];
+    rc = st_guest_image_place(scn, &img); /* now with the modules */
+    if (rc == 0)
+        rc = st_fs_scratch_new(&sc, ST_FS_SCRATCH_VM);
     if (rc == 0) {
-        snprintf(irpath, sizeof irpath, "%s/initramfs.cpio", dir);
-        rc = st_initramfs_write(ir, irpath, 0);
+        snprintf(irpath, sizeof irpath, "%s/initramfs.cpio", sc.path);
+        rc = st_guest_image_write(scn, &img, irpath);
     }
-    st_initramfs_free(ir);
     if (rc < 0) {
         st_fs_scratch_remove(&sc);
         free(*kernel_path);
@@ -881,8 +901,10 @@ static int push_result(lua_State *L, l_vm *v, int o)
         const char *wt = NULL;
         if (lua_getfield(L, o, "cgroups") == LUA_TTABLE) {
             for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
-                const char *w = check_work(L, o, luax_optfieldstring(L, -1, "work", "CpuSpin"));
-                wt = !wt || strcmp(wt, w) == 0 ? w : "Mixed";
+                const char *w = st_work_name((st_work)st_work_from_name(
+                    luax_optfieldstring(L, -1, "work", "")));
+                if (w)
+                    wt = !wt || strcmp(wt, w) == 0 ? w : "Mixed";
                 lua_pop(L, 1);
             }
             lua_pop(L, 1);
@@ -912,8 +934,8 @@ static int push_result(lua_State *L, l_vm *v, int o)
 /* start(opts) -> handle; run(opts) -> result (the handle is released) */
 static int start_impl(lua_State *L, int run)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
+    complete_options(L);
     l_vm *v = lua_newuserdatauv(L, sizeof *v, 1);
     memset(v, 0, sizeof *v);
     v->scratch = (st_fs_scratch)ST_FS_SCRATCH_INIT;
@@ -1061,8 +1083,9 @@ static int l_vm_accel(lua_State *L)
             lua_newtable(L);
             lua_pushstring(L, luax_optfieldstring(L, 1, "kernel", NULL));
             lua_setfield(L, -2, "kernel");
-            int n = prepare(L, lua_gettop(L), &opts, &scratch, &kpath,
-                            NULL, 0);
+            lua_insert(L, 1); /* the probe's own options; 2 anchors qemu */
+            complete_options(L);
+            int n = prepare(L, 1, &opts, &scratch, &kpath, NULL, 0);
             if (n > 0)
                 return n;
             kernel = kpath;
@@ -1099,11 +1122,22 @@ static int l_vm_qemu_version(lua_State *L)
     return 1;
 }
 
+/* spec(opts) -> the scenario text the guest agent would read (guest
+ * paths placed, no modules: no kernel is resolved) */
 static int l_vm_spec(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luax_checkoptions(L, 1, run_opts);
-    build_spec(L, 1);
+    lua_settop(L, 1);
+    complete_options(L);
+    st_scenario *scn = new_scenario(L);
+    st_guest_image img;
+    memset(&img, 0, sizeof img);
+    to_scenario(L, 1, scn, &img);
+    char err[512], *text;
+    size_t len;
+    if (st_scenario_write(scn, &text, &len, err, sizeof err) < 0)
+        return opt_error(L, "%s", err);
+    lua_pushlstring(L, text, len);
+    free(text);
     return 1;
 }
 
@@ -1135,11 +1169,70 @@ static const luaL_Reg vm_meta[] = {
     {NULL, NULL}
 };
 
+/* vm.LIMITS: the scenario's limits (scenario.h), so the suite checks
+ * them up front instead of keeping copies. */
+static void push_limits(lua_State *L)
+{
+    static const struct { const char *name; int v; } limits[] = {
+        {"cgroups", ST_SCN_MAX_CGROUPS}, {"workers", ST_SCN_MAX_WORKERS},
+        {"steps", ST_SCN_MAX_STEPS}, {"ops", ST_SCN_MAX_OPS},
+        {"writes", ST_SCN_MAX_WRITES}, {"modules", ST_SCN_MAX_MODULES},
+        {"sched_args", ST_SCN_MAX_SCHED_ARGS},
+        {"payloads", ST_SCN_MAX_PAYLOADS},
+        {"payload_args", ST_SCN_MAX_PAYLOAD_ARGS},
+        {"param", ST_SCN_MAX_PARAM},
+        /* string buffers in bytes, with the NUL: at most N-1 characters */
+        {"name_max", ST_SCN_NAME_MAX}, {"comm_max", ST_SCN_COMM_MAX},
+        {"path_max", ST_SCN_PATH_MAX},
+    };
+    lua_createtable(L, 0, (int)(sizeof limits / sizeof limits[0]));
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        lua_pushinteger(L, limits[i].v);
+        lua_setfield(L, -2, limits[i].name);
+    }
+}
+
+/* A list of the `count` names name(0..count-1). */
+static void push_names(lua_State *L, const char *(*name)(int), int count)
+{
+    lua_createtable(L, count, 0);
+    for (int i = 0; i < count; i++) {
+        lua_pushstring(L, name(i));
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static const char *param_name(int i) { return param_keys[i]; }
+
+static void push_work_types(lua_State *L)
+{
+    lua_createtable(L, ST_WORK_COUNT, 0);
+    for (int i = 0; i < ST_WORK_COUNT; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, st_work_name((st_work)i));
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, st_work_suite_name((st_work)i));
+        lua_setfield(L, -2, "suite");
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
 int luaopen_schedtest_vm(lua_State *L)
 {
     luax_registertype(L, VM_TYPE, vm_methods, vm_meta);
     luaL_newlib(L, vm_funcs);
     lua_pushinteger(L, (lua_Integer)ST_VM_MAX_SEED);
     lua_setfield(L, -2, "MAX_SEED"); /* the largest seed a run takes */
+    push_limits(L);
+    lua_setfield(L, -2, "LIMITS");
+    push_work_types(L); /* { {name = "CpuSpin", suite = "cpu_spin"}, ... } */
+    lua_setfield(L, -2, "WORK_TYPES");
+    push_names(L, policy_name, ST_POLICY_COUNT);
+    lua_setfield(L, -2, "POLICIES");
+    push_names(L, op_name, ST_OP_COUNT);
+    lua_setfield(L, -2, "OPS");
+    push_names(L, param_name, (int)(sizeof param_keys / sizeof *param_keys)
+               - 1);
+    lua_setfield(L, -2, "WORK_PARAMS");
     return 1;
 }

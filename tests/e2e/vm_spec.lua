@@ -178,4 +178,58 @@ describe("schedtest.vm", function()
     end
     assert.is_true(seen, "no sched_ext kernel log line")
   end)
+
+  it("applies every step operation, phase by phase (scx_simple detached "
+     .. "and attached again)", function()
+    assert(built.sdk, "the built kernel has no sched_ext SDK")
+    local r = run{ kernel = built.path, duration = 0.5, accel = "tcg",
+      topology = "1n1l2c1t",
+      scheduler = { binary = built.sdk .. "/bin/scx_simple" },
+      cgroups = { { name = "a", workers = 2, work = "pipe_pingpong" },
+                  { name = "b", workers = 1 } },
+      steps = {
+        { duration = 0.5, label = "grow", add_cgroups = { n = "0" },
+          move = { b = "n" }, cpusets = { a = "1" }, weights = { a = 200 },
+          affinity = { b = "0" },
+          writes = { ["/proc/sys/kernel/sched_schedstats"] = 1 } },
+        { duration = 0.5, label = "eevdf", detach = true,
+          move = { b = "b" }, remove_cgroups = { "n" } },
+        { duration = 0.5, label = "back", attach = true } } }
+    passed(r)
+    local labels = {}
+    for i, p in ipairs(r.stats.phases) do
+      labels[i] = p.label
+      assert.is_true(p.metrics.total_phase_iterations > 0, p.label)
+    end
+    assert.are.same({ "BASELINE", "grow", "eevdf", "back" }, labels)
+    local ops = {}
+    for _, e in ipairs(r.stimulus_events) do
+      if e.op_kind ~= "phase" then
+        ops[#ops + 1] = e.op_kind .. "@" .. e.label
+      end
+    end
+    assert.are.same({ "cgroup_add@grow", "cpuset@grow", "weight@grow",
+                      "move@grow", "affinity@grow", "write@grow",
+                      "move@eevdf", "cgroup_remove@eevdf", "detach@eevdf",
+                      "attach@back" }, ops)
+    assert.is_true(r.sched_ext.attached)
+    assert.is_false(r.monitor.stall_detected)
+  end)
+
+  it("refuses a scenario beyond a limit before any VM, naming the field",
+     function()
+    local many = {}
+    for i = 1, vm.LIMITS.cgroups + 1 do many[i] = { name = "c" .. i } end
+    local t0 = os.time()
+    local ok, msg = pcall(vm.run, { kernel = built.path, cgroups = many })
+    assert.is_false(ok)
+    assert.matches("cgroups: 17 items; at most 16", msg, 1, true)
+    local long = string.rep("x", vm.LIMITS.name_max)
+    ok, msg = pcall(vm.run, { kernel = built.path,
+                              steps = { { label = long } } })
+    assert.is_false(ok)
+    assert.matches("steps[1].label: '" .. long .. "' is longer than 63 bytes",
+                   msg, 1, true)
+    assert.is_true(os.time() - t0 < 5)
+  end)
 end)

@@ -301,8 +301,8 @@ test { name = "t", cgroups = { { name = "pp" } },
     local at = path .. ":1: test 't': field "
     assert.matches(at .. "'steps[1].cpusets': keys must be cgroup names, " ..
                    "got 1", msg, 1, true)
-    assert.matches(at .. "'steps[1].cpusets.hgo': no cgroup 'hgo' in this " ..
-                   "test (cgroups: pp)", msg, 1, true)
+    assert.matches(at .. "'steps[1].cpusets.hgo': no cgroup 'hgo' at this " ..
+                   "step (cgroups then: pp)", msg, 1, true)
     assert.matches(at .. "'steps[2].weights.pp': expected a cgroup weight " ..
                    "from 1 to 10000, got 0", msg, 1, true)
     assert.matches(at .. "'steps[3].cpusets': cpuset of 'pp' names CPU 5 " ..
@@ -438,7 +438,7 @@ test { name = "u", cgroups = { {} }, duration = 3, steps = { { duration = 2 } },
     local steps = {}
     for i = 1, 17 do steps[i] = "{ duration = 1 }" end
     local writes = {}
-    for i = 1, 9 do writes[i] = "[\"/sys/w" .. i .. "\"] = 1" end
+    for i = 1, 33 do writes[i] = "[\"/sys/w" .. i .. "\"] = 1" end
     local args = {}
     for i = 1, 32 do args[i] = "\"-a\"" end
     local msg, path = load_error(
@@ -461,8 +461,10 @@ test { name = "u", cgroups = { {} }, duration = 3, steps = { { duration = 2 } },
                    true)
     assert.matches(path .. ":3: test 'u': field 'steps': has 17 steps; a " ..
                    "test has at most 16", msg, 1, true)
-    assert.matches(path .. ":4: test 'v': field 'steps[1]': has 9 writes " ..
-                   "and sysctls; a step applies at most 8", msg, 1, true)
+    assert.matches(path .. ":4: test 'v': field 'steps[1]': makes 33 " ..
+                   "operations (writes, sysctls, cpusets, weights, cgroups " ..
+                   "added, removed, moved, affinities, detach, attach); a " ..
+                   "step holds at most 32", msg, 1, true)
   end)
 
   it("bounds the test's writes, sysctls and features together", function()
@@ -490,10 +492,10 @@ test { name = "t", memory_mb = 1e6, topology = { cores = 65 },
                    "to 16384, got 1000000", msg, 1, true)
     assert.matches(at .. "'topology': 'cores' must be a whole number from " ..
                    "1 to 64", msg, 1, true)
-    assert.matches(at .. "'params.spin_us': expected microseconds, a whole " ..
-                   "number from 0 to 1000000, got 1000001", msg, 1, true)
-    assert.matches(at .. "'params.sleep_us': expected microseconds, a whole " ..
-                   "number from 0 to 1000000, got -1", msg, 1, true)
+    assert.matches(at .. "'params.spin_us': expected a whole number from " ..
+                   "0 to 1000000, got 1000001", msg, 1, true)
+    assert.matches(at .. "'params.sleep_us': expected a whole number from " ..
+                   "0 to 1000000, got -1", msg, 1, true)
     assert.matches(at .. "'cgroups[1].weight': expected a cgroup weight " ..
                    "from 1 to 10000, got 10001", msg, 1, true)
     assert.matches(at .. "'cgroups[1].fanout': expected the number of " ..
@@ -511,9 +513,166 @@ test { name = "t", memory_mb = 1e6, topology = { cores = 65 },
     assert.are.equal("128 vCPUs (llcs x cores x threads); at most 64", vcpus)
   end)
 
-  it("publishes its bounds", function()
+  it("publishes its bounds, the scenario's from vm.LIMITS", function()
+    local vm = require "schedtest.vm"
     assert.are.equal(3600, suite.LIMITS.duration)
     assert.are.equal(7200, suite.LIMITS.timeout)
+    for _, k in ipairs({ "workers", "cgroups", "steps", "ops", "writes",
+                         "sched_args", "param" }) do
+      assert.are.equal(vm.LIMITS[k], suite.LIMITS[k], k)
+    end
+    assert.are.equal(vm.LIMITS.name_max - 1, suite.LIMITS.name)
+    assert.are.equal(#vm.WORK_TYPES, #suite.WORK_TYPES)
+    assert.are.equal("wake_chain", suite.WORK_TYPES[#suite.WORK_TYPES])
+  end)
+end)
+
+describe("schedtest.suite cgroup attributes and step operations", function()
+  local runner = require "schedtest.runner"
+  local vm = require "schedtest.vm"
+
+  it("accepts every work type, params, attributes and operation", function()
+    with_suite([[
+scheduler { name = "s", binary = "s" }
+test { name = "t", scheduler = "s",
+  params = { spin_us = 5 },
+  cgroups = {
+    { name = "a", work = "schbench", params = { work_us = 9, stages = 3 },
+      policy = "fifo", priority = 10, affinity = "0", comm = "worker a" },
+    { name = "b", work = "wake_chain", policy = "batch", nice = -5 },
+    { name = "c", policy = "idle" } },
+  steps = {
+    { duration = 1, add_cgroups = { n = "1", "m" }, move = { a = "n" },
+      affinity = { b = "0-1" }, cpusets = { n = "0" }, weights = { m = 50 },
+      writes = { ["/tmp/x"] = 1 }, detach = true },
+    { duration = 1, attach = true, move = { a = "a" },
+      remove_cgroups = { "n", "m" } } } }
+]], function(path)
+      local s = assert(suite.load(path))
+      local t = s.tests[1]
+      assert.are.same({ work_us = 9, stages = 3 }, t.cgroups[1].params)
+      assert.are.equal("fifo", t.cgroups[1].policy)
+      assert.are.equal(10, t.cgroups[1].priority)
+      assert.are.equal(-5, t.cgroups[2].nice)
+      assert.are.same({ n = "1", m = "" }, t.steps[1].add_cgroups)
+      assert.is_true(t.steps[1].detach)
+      -- what the runner hands the VM is a scenario the core accepts
+      local o = runner.vm_options(t, { suite = s, kernel = { path = "k" },
+                                       binaries = { s = "/x/s" } })
+      local text = vm.spec(o)
+      assert.matches("work=Schbench ", text, 1, true)
+      assert.matches(" spin_us=5 sleep_us=500 burst_us=2000 work_us=9 ",
+                     text, 1, true)
+      assert.matches("policy=fifo priority=10 nice=0 affinity=0 " ..
+                     "comm=worker%20a\n", text, 1, true)
+      assert.matches("op kind=cgroup_add target=m value=-\n" ..
+                     "op kind=cgroup_add target=n value=1\n", text, 1, true)
+      assert.matches("op kind=detach target=- value=-\n", text, 1, true)
+      assert.matches("op kind=cgroup_remove target=m value=-\n", text, 1,
+                     true)
+    end)
+  end)
+
+  it("rejects bad attributes, naming each field", function()
+    local msg, path = load_error([[
+test { name = "t", cgroups = {
+  { work = "schbnech" },
+  { policy = "deadline" },
+  { policy = "fifo" },
+  { policy = "rr", priority = 100 },
+  { priority = 3 },
+  { policy = "idle", nice = 1 },
+  { nice = 20 },
+  { comm = "much-longer-than-fifteen" },
+  { comm = "tab	here" },
+  { affinity = "0-" },
+  { params = { spinus = 1, mem_kb = -1 } } } }
+]])
+    local at = path .. ":1: test 't': field "
+    assert.matches(at .. "'cgroups[1].work': unknown work type 'schbnech' " ..
+                   "(expected one of cpu_spin, ", msg, 1, true)
+    assert.matches("did you mean 'schbench'?", msg, 1, true)
+    assert.matches(at .. "'cgroups[2].policy': unknown policy 'deadline' " ..
+                   "(expected one of normal, batch, idle, fifo, rr)", msg, 1,
+                   true)
+    assert.matches(at .. "'cgroups[3].priority': policy \"fifo\" needs a " ..
+                   "priority from 1 to 99", msg, 1, true)
+    assert.matches(at .. "'cgroups[4].priority': expected a real-time " ..
+                   "priority from 1 to 99, got 100", msg, 1, true)
+    assert.matches(at .. "'cgroups[5].priority': only policy \"fifo\" or " ..
+                   "\"rr\" takes a priority", msg, 1, true)
+    assert.matches(at .. "'cgroups[6].nice': only policy \"normal\" or " ..
+                   "\"batch\" takes a nice value", msg, 1, true)
+    assert.matches(at .. "'cgroups[7].nice': expected a nice value from " ..
+                   "-20 to 19, got 20", msg, 1, true)
+    assert.matches(at .. "'cgroups[8].comm': expected 1 to 15 printable " ..
+                   "characters", msg, 1, true)
+    assert.matches(at .. "'cgroups[9].comm': expected 1 to 15 printable", msg,
+                   1, true)
+    assert.matches(at .. "'cgroups[10].affinity': expected a CPU list", msg,
+                   1, true)
+    assert.matches("unknown field 'cgroups[11].params.spinus' (did you " ..
+                   "mean 'spin_us'?)", msg, 1, true)
+    assert.matches(at .. "'cgroups[11].params.mem_kb': expected a whole " ..
+                   "number from 0 to 1000000, got -1", msg, 1, true)
+  end)
+
+  it("bounds sysctl paths and scheduler arguments by the scenario's " ..
+     "buffers", function()
+    local long = string.rep("x", 250)
+    local msg, path = load_error(
+      "scheduler { name = \"s\", binary = \"s\", args = { \"" ..
+      string.rep("a", 256) .. "\" } }\n" ..
+      "test { name = \"t\", cgroups = { {} }, sysctls = { [\"kernel." ..
+      long .. "\"] = 1 } }\n")
+    assert.matches(path .. ":1: scheduler 's': field 'args[1]': longer " ..
+                   "than 255 characters", msg, 1, true)
+    assert.matches(path .. ":2: test 't': field 'sysctls': 'kernel." .. long ..
+                   "': the path /proc/sys/... and the value hold at most " ..
+                   "255 characters each", msg, 1, true)
+  end)
+
+  it("checks what each step's operations name, in step order", function()
+    local msg, path = load_error([[
+scheduler { name = "s", binary = "s" }
+test { name = "t", scheduler = "s", cgroups = { { name = "a" } },
+  steps = {
+    { duration = 1, move = { a = "n" }, add_cgroups = { n = "" } },
+    { duration = 1, remove_cgroups = { "n" } },
+    { duration = 1, cpusets = { n = "0" }, move = { n = "a" } },
+    { duration = 1, affinity = { zz = "0" }, add_cgroups = { a = "" } },
+    { duration = 1, attach = true },
+    { duration = 1, detach = "yes" } } }
+test { name = "u", scheduler = "eevdf", cgroups = { {} }, steps = { {
+  duration = 1, detach = true } } }
+test { name = "v", scheduler = "eevdf", cgroups = { {} }, steps = { {
+  duration = 1, attach = true } } }
+test { name = "w", cgroups = { {} }, steps = { { duration = 1,
+  affinity = { cg0 = "7" } } } }
+]])
+    local at = path .. ":2: test 't': field "
+    assert.matches(at .. "'steps[2].remove_cgroups[1]': cgroup 'n' still " ..
+                   "holds the workers of 'a' (move them out first)", msg, 1,
+                   true)
+    assert.matches(at .. "'steps[3].cpusets.n': no cgroup 'n' at this " ..
+                   "step (cgroups then: a)", msg, 1, true)
+    assert.matches(at .. "'steps[3].move.n': 'n' is not a cgroup declared " ..
+                   "by this test", msg, 1, true)
+    assert.matches(at .. "'steps[4].affinity.zz': 'zz' is not a cgroup " ..
+                   "declared by this test", msg, 1, true)
+    assert.matches(at .. "'steps[4].add_cgroups.a': cgroup 'a' exists " ..
+                   "already at this step", msg, 1, true)
+    assert.matches(at .. "'steps[6].detach': expected true (or leave it " ..
+                   "out), got \"yes\"", msg, 1, true)
+    assert.matches(at .. "'steps[5].attach': the scheduler is attached " ..
+                   "already", msg, 1, true)
+    assert.matches(":10: test 'u': field 'steps[1].detach': no scheduler " ..
+                   "of the test runs at this step", msg, 1, true)
+    assert.matches(":12: test 'v': field 'steps[1].attach': the test runs " ..
+                   "the built-in scheduler only", msg, 1, true)
+    assert.matches(":14: test 'w': field 'steps[1].affinity': cpuset of " ..
+                   "'cg0' names CPU 7 but the topology has 2 vCPUs", msg, 1,
+                   true)
   end)
 end)
 

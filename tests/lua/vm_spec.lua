@@ -59,23 +59,95 @@ describe("schedtest.vm", function()
     assert.matches("expected 0 to 4294967295", err{ seed = 1 << 32 })
   end)
 
-  it("writes the scenario spec the guest agent reads", function()
+  it("writes the scenario text the guest agent reads", function()
     local s = vm.spec{ duration = 1.5, sysctls = { ["kernel.sched_x"] = 3 },
                        features = { "HRTICK" },
                        scheduler = { binary = "/x/scx_simple", args = { "-v" } },
                        cgroups = { { name = "a", workers = 2, work = "pipe_pingpong",
-                                     cpuset = "1", weight = 50 } },
+                                     cpuset = "1", weight = 50,
+                                     policy = "fifo", priority = 5,
+                                     params = { spin_us = 7 } } },
                        steps = { { duration = 0.5, label = "S1",
-                                   cpusets = { a = "0-1" } } },
+                                   cpusets = { a = "0-1" }, detach = true },
+                                 { attach = true, add_cgroups = { b = "1" },
+                                   move = { a = "b" } } },
                        fault = "hang=run" }
-    assert.matches("duration_ms 1500\n", s, 1, true)
-    assert.matches("sysctl kernel.sched_x 3\n", s, 1, true)
-    assert.matches("write /sys/kernel/debug/sched/features HRTICK\n", s, 1, true)
-    assert.matches("scheduler /schedtest/sched/scx_simple\nsched_arg -v\n", s, 1, true)
-    assert.matches("cgroup name=a workers=2 work=PipeIo cpuset=1 weight=50\n",
+    assert.matches("^schedtest%-scenario 1\n", s)
+    assert.matches("\nduration_ms 1500\n", s)
+    assert.matches("write path=/proc/sys/kernel/sched_x value=3\n", s, 1, true)
+    assert.matches("write path=/sys/kernel/debug/sched/features value=HRTICK\n",
                    s, 1, true)
-    assert.matches("step ms=500 label=S1\nstep_cpuset a 0-1\n", s, 1, true)
-    assert.matches("fault hang=run\n", s, 1, true)
+    assert.matches("scheduler /schedtest/sched/scx_simple\n", s, 1, true)
+    assert.matches("sched_args 1\nsched_arg -v\n", s, 1, true)
+    assert.matches("cgroup name=a workers=2 work=PipeIo cpuset=1 weight=50 " ..
+                   "fanout=0 spin_us=7 sleep_us=500 ", s, 1, true)
+    assert.matches(" policy=fifo priority=5 nice=0 affinity=- comm=-\n", s, 1,
+                   true)
+    assert.matches("step ms=500 label=S1 ops=2\nop kind=cpuset target=a " ..
+                   "value=0-1\nop kind=detach target=- value=-\n", s, 1, true)
+    -- the default label of a second step, and the order of its ops
+    assert.matches("step ms=1000 label=Step[1] ops=3\n" ..
+                   "op kind=cgroup_add target=b value=1\n" ..
+                   "op kind=move target=a value=b\n" ..
+                   "op kind=attach target=- value=-\n", s, 1, true)
+    assert.matches("fault hang\nfault_stage run\n", s, 1, true)
+    assert.matches("\nend\n$", s)
+  end)
+
+  it("exports the scenario's limits and names", function()
+    assert.are.equal(16, vm.LIMITS.cgroups)
+    assert.are.equal(256, vm.LIMITS.workers)
+    assert.are.equal(16, vm.LIMITS.steps)
+    assert.are.equal(32, vm.LIMITS.ops)
+    assert.are.equal(64, vm.LIMITS.writes)
+    assert.are.equal(31, vm.LIMITS.sched_args)
+    assert.are.equal(8, vm.LIMITS.payloads)
+    assert.are.equal(63, vm.LIMITS.payload_args)
+    assert.are.equal(1000000, vm.LIMITS.param)
+    assert.are.equal(64, vm.LIMITS.name_max)
+    assert.are.equal(16, vm.LIMITS.comm_max)
+    assert.are.equal(256, vm.LIMITS.path_max)
+    assert.are.same({ name = "CpuSpin", suite = "cpu_spin" }, vm.WORK_TYPES[1])
+    assert.are.same({ name = "PipeIo", suite = "pipe_pingpong" },
+                    vm.WORK_TYPES[4])
+    assert.are.equal(21, #vm.WORK_TYPES)
+    assert.are.same({ "normal", "batch", "idle", "fifo", "rr" }, vm.POLICIES)
+    assert.are.same({ "write", "cpuset", "weight", "cgroup_add",
+                      "cgroup_remove", "move", "affinity", "detach",
+                      "attach" }, vm.OPS)
+    assert.are.same({ "spin_us", "sleep_us", "burst_us", "work_us",
+                      "period_us", "mem_kb", "stages", "hold_us" },
+                    vm.WORK_PARAMS)
+  end)
+
+  it("checks the scenario, naming the field", function()
+    local function err(o)
+      local ok, msg = pcall(vm.spec, o)
+      assert.is_false(ok)
+      return msg
+    end
+    local many = {}
+    for i = 1, 17 do many[i] = { name = "c" .. i } end
+    assert.matches("(cgroups: 17 items; at most 16)", err{ cgroups = many },
+                   1, true)
+    assert.matches("(cgroups[1].priority: fifo needs a priority from 1 to 99",
+                   err{ cgroups = { { policy = "fifo" } } }, 1, true)
+    assert.matches("(cgroups[1].comm: 'sixteen-chars-xx' is longer than 15",
+                   err{ cgroups = { { comm = "sixteen-chars-xx" } } }, 1, true)
+    assert.matches("(steps[1].ops[1] (cpuset).target: no cgroup 'x' at this " ..
+                   "step)", err{ steps = { { cpusets = { x = "0" } } } }, 1,
+                   true)
+    assert.matches("(cgroups[1].policy: unknown policy 'deadline' (expected " ..
+                   "one of normal, batch, idle, fifo, rr))",
+                   err{ cgroups = { { policy = "deadline" } } }, 1, true)
+    assert.matches("(cgroups[1].params: unknown option 'spinus'",
+                   err{ cgroups = { { params = { spinus = 1 } } } }, 1, true)
+    -- a field complete() leaves to the caller is named when missing
+    assert.matches("(steps[1].ops[1].target: missing)",
+                   err{ steps = { { ops = { { kind = "write" } } } } }, 1,
+                   true)
+    assert.matches("(scheduler.binary: missing)",
+                   err{ scheduler = { args = {} } }, 1, true)
   end)
 
   it("rejects misuse with an error", function()
@@ -107,11 +179,11 @@ describe("schedtest.vm", function()
     assert.matches("(settle: " .. day, err(vm.spec, { settle = 1/0 }), 1, true)
     assert.matches("(monitor_ms: expected 1 to 60000, got 0",
                    err(vm.spec, { monitor_ms = 0 }), 1, true)
-    assert.matches("(params.spin_us: expected 0 to 2147483647, got " ..
+    assert.matches("(params.spin_us: expected 0 to 1000000, got " ..
                    "4294967296", err(vm.spec, { params = { spin_us = 2^32 } }),
                    1, true)
-    assert.matches("(cgroups[i].weight: expected 1 to 10000, got 0",
-                   err(vm.spec, { cgroups = { { weight = 0 } } }), 1, true)
+    assert.matches("(cgroups[1].weight: expected 0 to 10000, got 10001",
+                   err(vm.spec, { cgroups = { { weight = 10001 } } }), 1, true)
     -- run() checks before it looks for the kernel, so none is needed here
     assert.matches("(timeouts.run: " .. day .. "1000000000.0",
                    err(vm.run, { kernel = "/nonexistent",
