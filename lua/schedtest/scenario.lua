@@ -58,10 +58,12 @@ local D = M.DEFAULTS
 --- A cgroup's name when it gives none (i counts from 1).
 function M.cgroup_name(i) return "cg" .. (i - 1) end
 
---- A step's label when it gives none (i counts from 1): the first step
--- is "BASELINE", step i is "Step[i-1]" (ktstr's numbering).
+--- A step's label when it gives none (i counts from 1): "Step[i-1]",
+-- ktstr's numbering.  "BASELINE" is the phase before the first step (the
+-- test's own `duration`); no step takes that name by default, so a
+-- phase label names one phase.
 function M.step_label(i)
-  return i == 1 and "BASELINE" or ("Step[" .. (i - 1) .. "]")
+  return "Step[" .. (i - 1) .. "]"
 end
 
 --- The order in which a step's fields become operations: new cgroups

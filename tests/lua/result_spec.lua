@@ -10,7 +10,7 @@ local PHASES = {
   { step_index = 0, label = "BASELINE",
     metrics = { worst_p99_wake_latency_us = 100, total_iterations = 1000,
                 total_hardirqs = 5 } },
-  { step_index = 1, label = "Step[1]",
+  { step_index = 1, label = "Step[0]",
     metrics = { worst_p99_wake_latency_us = 80, total_iterations = 1050,
                 total_hardirqs = 9 } },
 }
@@ -33,7 +33,7 @@ describe("schedtest.result", function()
     local v = lat:by_at_least(0.25)
     assert.are.equal("fail", v.status)
     assert.matches("+20.0% better, wanted at least 25.0%", v.reason, 1, true)
-    local thr = r:better_across_phases("BASELINE", "Step[1]",
+    local thr = r:better_across_phases("BASELINE", "Step[0]",
                                        "total_iterations")
     assert.are.equal("pass", thr:by_at_least(0.05).status)
     assert.are.equal("fail", thr:by_at_least(0.06).status)

@@ -19,7 +19,7 @@ describe("schedtest.scenario.complete", function()
       assert.are.equal(D.cgroup[k], o.cgroups[1][k], k)
     end
     assert.are.same(D.params, o.cgroups[1].params)
-    assert.are.equal("BASELINE", o.steps[1].label)
+    assert.are.equal("Step[0]", o.steps[1].label)
     assert.are.equal("x", o.steps[2].label)
     assert.are.equal(1, o.steps[1].duration)
     assert.are.same({}, o.steps[1].ops)

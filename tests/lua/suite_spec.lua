@@ -127,7 +127,7 @@ test { name = "c", clock = "host", icount_shift = 1,
       local v = s.tests[2]
       assert.is_false(v.performance_mode)
       assert.are.equal("cg0", v.cgroups[1].name)
-      assert.are.equal("BASELINE", v.steps[1].label)
+      assert.are.equal("Step[0]", v.steps[1].label)
       assert.are.equal("Step[1]", v.steps[2].label)
       assert.is_function(v.check)
     end)
